@@ -1,0 +1,311 @@
+//! The KMS actions a key policy governs, and sets of them as a bitset.
+//!
+//! `Action`/`NotAction` entries are expanded against this catalogue once, case-insensitively
+//! and with `*`/`?` globbing, so every later stage works on [`ActionSet`] values: union,
+//! intersection and difference are single instructions, and `NotAction` is a complement.
+
+use crate::glob;
+
+/// Every action that a KMS key policy can grant on the key itself, in canonical spelling.
+/// Account-level actions (`kms:CreateKey`, `kms:ListKeys`, custom key stores, …) are not here:
+/// a key policy cannot grant them, so they expand to nothing.
+pub const KEY_ACTIONS: [&str; 44] = [
+    "CancelKeyDeletion",
+    "CreateAlias",
+    "CreateGrant",
+    "Decrypt",
+    "DeleteAlias",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "EnableKey",
+    "EnableKeyRotation",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListResourceTags",
+    "PutKeyPolicy",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "SynchronizeMultiRegionKey",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
+];
+
+/// Actions of the owning account's IAM scope that a key policy cannot grant; written in a
+/// key policy they are valid but grant nothing on the key.
+const ACCOUNT_ACTIONS: [&str; 11] = [
+    "ConnectCustomKeyStore",
+    "CreateCustomKeyStore",
+    "CreateKey",
+    "DeleteCustomKeyStore",
+    "DescribeCustomKeyStores",
+    "DisconnectCustomKeyStore",
+    "GenerateRandom",
+    "ListAliases",
+    "ListKeys",
+    "ListRetirableGrants",
+    "UpdateCustomKeyStore",
+];
+
+/// A set of key actions, one bit per entry of [`KEY_ACTIONS`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ActionSet(u64);
+
+const ALL_BITS: u64 = (1u64 << KEY_ACTIONS.len()) - 1;
+
+const fn bit(name: &str) -> u64 {
+    let mut i = 0;
+    while i < KEY_ACTIONS.len() {
+        if const_eq(KEY_ACTIONS[i], name) {
+            return 1 << i;
+        }
+        i += 1;
+    }
+    panic!("not a key action");
+}
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl ActionSet {
+    /// No action.
+    pub const EMPTY: ActionSet = ActionSet(0);
+    /// Every key action (`kms:*`).
+    pub const ALL: ActionSet = ActionSet(ALL_BITS);
+    /// `kms:PutKeyPolicy` alone.
+    pub const PUT_KEY_POLICY: ActionSet = ActionSet(bit("PutKeyPolicy"));
+    /// `kms:CreateGrant` alone.
+    pub const CREATE_GRANT: ActionSet = ActionSet(bit("CreateGrant"));
+    /// Key-administration actions: those that change the key's policy, state, lifecycle,
+    /// aliases, tags or key material. Reading (`Describe*`, `Get*`, `List*`) and grant
+    /// handling for AWS resources (`CreateGrant`, `ListGrants`, `RevokeGrant`, which AWS's
+    /// default policy gives key users) are not administration.
+    pub const ADMIN: ActionSet = ActionSet(
+        bit("PutKeyPolicy")
+            | bit("ScheduleKeyDeletion")
+            | bit("CancelKeyDeletion")
+            | bit("DisableKey")
+            | bit("EnableKey")
+            | bit("DisableKeyRotation")
+            | bit("EnableKeyRotation")
+            | bit("RotateKeyOnDemand")
+            | bit("UpdateKeyDescription")
+            | bit("CreateAlias")
+            | bit("UpdateAlias")
+            | bit("DeleteAlias")
+            | bit("TagResource")
+            | bit("UntagResource")
+            | bit("ImportKeyMaterial")
+            | bit("DeleteImportedKeyMaterial")
+            | bit("ReplicateKey")
+            | bit("UpdatePrimaryRegion"),
+    );
+
+    /// Whether the set holds no action.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether every action of `other` is in this set.
+    pub fn contains(self, other: ActionSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether the two sets share an action.
+    pub fn intersects(self, other: ActionSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// Actions in both sets.
+    pub fn intersection(self, other: ActionSet) -> ActionSet {
+        ActionSet(self.0 & other.0)
+    }
+
+    /// Actions in either set.
+    pub fn union(self, other: ActionSet) -> ActionSet {
+        ActionSet(self.0 | other.0)
+    }
+
+    /// Actions of this set that are not in `other`.
+    pub fn difference(self, other: ActionSet) -> ActionSet {
+        ActionSet(self.0 & !other.0)
+    }
+
+    /// Every key action not in this set (what `NotAction` grants).
+    pub fn complement(self) -> ActionSet {
+        ActionSet(!self.0 & ALL_BITS)
+    }
+
+    /// The canonical names (`kms:Decrypt`) in catalogue order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        KEY_ACTIONS
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, name)| *name)
+    }
+
+    /// The set for display: `["kms:*"]` when it is every action, else each name.
+    pub fn display_names(self) -> Vec<String> {
+        if self == ActionSet::ALL {
+            return vec!["kms:*".to_owned()];
+        }
+        self.names().map(|n| format!("kms:{n}")).collect()
+    }
+}
+
+impl std::fmt::Debug for ActionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
+}
+
+/// What one `Action` entry of a policy means for this key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionMatch {
+    /// The key actions it names; possibly none (`kms:Nope*`).
+    Key(ActionSet),
+    /// A real KMS action that a key policy cannot grant (`kms:CreateKey`).
+    AccountLevel,
+    /// Another service's action (`s3:GetObject`): valid IAM, nothing on this key.
+    OtherService,
+    /// Not an action name KMS accepts (no `service:` prefix, unknown `kms:` name).
+    Invalid,
+}
+
+/// Expands one `Action`/`NotAction` entry against the catalogue.
+pub fn expand(entry: &str) -> ActionMatch {
+    if entry == "*" {
+        return ActionMatch::Key(ActionSet::ALL);
+    }
+    let Some((service, name)) = entry.split_once(':') else {
+        return ActionMatch::Invalid;
+    };
+    if !glob::matches_ignore_case(service, "kms") {
+        return if service.is_empty() || name.is_empty() {
+            ActionMatch::Invalid
+        } else {
+            ActionMatch::OtherService
+        };
+    }
+    if name == "*" {
+        return ActionMatch::Key(ActionSet::ALL);
+    }
+    if !glob::has_wildcard(name) {
+        if let Some(i) = KEY_ACTIONS.iter().position(|a| a.eq_ignore_ascii_case(name)) {
+            return ActionMatch::Key(ActionSet(1 << i));
+        }
+        return if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
+            ActionMatch::AccountLevel
+        } else {
+            ActionMatch::Invalid
+        };
+    }
+    let mut set = 0u64;
+    for (i, action) in KEY_ACTIONS.iter().enumerate() {
+        if glob::matches_ignore_case(name, action) {
+            set |= 1 << i;
+        }
+    }
+    ActionMatch::Key(ActionSet(set))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(entry: &str) -> ActionSet {
+        match expand(entry) {
+            ActionMatch::Key(s) => s,
+            other => panic!("{entry} expanded to {other:?}"),
+        }
+    }
+
+    #[test]
+    fn catalogue_is_sorted_unique_and_fits_the_bitset() {
+        let mut sorted = KEY_ACTIONS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, KEY_ACTIONS.to_vec());
+        assert!(KEY_ACTIONS.len() <= 64);
+        assert!(ACCOUNT_ACTIONS.iter().all(|a| !KEY_ACTIONS.contains(a)));
+    }
+
+    #[test]
+    fn names_are_case_insensitive() {
+        assert_eq!(set("KMS:decrypt"), set("kms:Decrypt"));
+        assert_eq!(set("kms:decrypt").display_names(), vec!["kms:Decrypt"]);
+    }
+
+    #[test]
+    fn wildcards_expand_against_the_catalogue() {
+        assert_eq!(set("*"), ActionSet::ALL);
+        assert_eq!(set("kms:*"), ActionSet::ALL);
+        assert_eq!(set("k?s:*"), ActionSet::ALL);
+        let re = set("kms:ReEncrypt*");
+        assert_eq!(re.names().collect::<Vec<_>>(), ["ReEncryptFrom", "ReEncryptTo"]);
+        assert_eq!(set("kms:Generate*").names().count(), 5);
+        assert!(set("kms:Nothing*").is_empty());
+    }
+
+    #[test]
+    fn non_key_actions_are_classified() {
+        assert_eq!(expand("kms:CreateKey"), ActionMatch::AccountLevel);
+        assert_eq!(expand("s3:GetObject"), ActionMatch::OtherService);
+        assert_eq!(expand("kms:Frobnicate"), ActionMatch::Invalid);
+        assert_eq!(expand("Decrypt"), ActionMatch::Invalid);
+    }
+
+    #[test]
+    fn complement_is_what_not_action_grants() {
+        let not = set("kms:Decrypt").complement();
+        assert!(!not.contains(set("kms:Decrypt")));
+        assert!(not.contains(ActionSet::PUT_KEY_POLICY));
+        assert_eq!(not.union(set("kms:Decrypt")), ActionSet::ALL);
+    }
+
+    #[test]
+    fn admin_set_excludes_usage_and_reads() {
+        assert!(ActionSet::ADMIN.contains(ActionSet::PUT_KEY_POLICY));
+        assert!(!ActionSet::ADMIN.intersects(set("kms:Decrypt")));
+        assert!(!ActionSet::ADMIN.intersects(set("kms:Describe*")));
+        assert!(!ActionSet::ADMIN.intersects(ActionSet::CREATE_GRANT));
+    }
+}

@@ -1,0 +1,214 @@
+//! `kms-guardrail check`: the evaluator as a command for CI (shift-left), giving the same
+//! verdict the Lambda would. Exit 0 when every policy complies, 1 on violations, 2 when
+//! something could not be checked — with one line per problem, never a panic.
+
+mod output;
+
+use crate::grants::KeyContext;
+use crate::principal::{Arn, is_account_id};
+use crate::rules::RuleSet;
+use crate::{Policy, Report};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The process's exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Every policy complies.
+    Compliant = 0,
+    /// At least one policy violates an enabled rule.
+    Violations = 1,
+    /// Something could not be checked (bad argument, unreadable file, invalid JSON or rules).
+    CouldNotCheck = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit as u8)
+    }
+}
+
+#[derive(Parser)]
+#[command(name = "kms-guardrail", version, about = "Keeps AWS KMS key policies safe")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check key policy files against the organization's rules.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// Rules document (YAML or JSON); without it every rule is on with action `alert`.
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// The key owner's account id (else the rules document's `account`, else unknown:
+    /// every named account is then external).
+    #[arg(long, value_name = "ID", value_parser = parse_account)]
+    account: Option<String>,
+    /// The key's ARN, when the policy belongs to a known key (sets the account too).
+    #[arg(long, value_name = "ARN", value_parser = parse_key_arn)]
+    key_arn: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Policy files to check; `-` reads standard input.
+    #[arg(required = true, value_name = "POLICY")]
+    policies: Vec<String>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable lines.
+    Human,
+    /// One JSON object: `{"results": [...]}`.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+}
+
+fn parse_account(s: &str) -> Result<String, String> {
+    if is_account_id(s) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("`{s}` is not a 12-digit AWS account id"))
+    }
+}
+
+fn parse_key_arn(s: &str) -> Result<String, String> {
+    match Arn::parse(s) {
+        Some(arn) if arn.service == "kms" && arn.resource.starts_with("key/") && is_account_id(arn.account) => {
+            Ok(s.to_owned())
+        }
+        _ => Err(format!("`{s}` is not a KMS key ARN")),
+    }
+}
+
+/// The outcome for one input.
+pub(crate) struct Checked {
+    /// The file name as given (`-` is shown as `stdin`).
+    source: String,
+    /// The text and its report, or why it could not be checked.
+    outcome: Result<(String, Report), String>,
+}
+
+/// Runs the CLI with the process's arguments and standard streams.
+pub fn main() -> ExitCode {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    run(std::env::args_os(), &mut stdin.lock(), &mut stdout.lock(), &mut stderr.lock()).into()
+}
+
+/// Runs the CLI: parses `args`, checks, prints, and returns the exit status.
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Exit {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
+            let _ = write!(stdout, "{e}");
+            return Exit::Compliant;
+        }
+        Err(e) => {
+            let rendered = e.to_string();
+            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            let _ = writeln!(stderr, "kms-guardrail: {} (see --help)", first.trim_start_matches("error: "));
+            return Exit::CouldNotCheck;
+        }
+    };
+    let Command::Check(args) = cli.command;
+    check(args, stdin, stdout, stderr)
+}
+
+fn check(args: CheckArgs, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
+    let rules = match &args.rules {
+        None => RuleSet::default(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|text| RuleSet::from_document(&text).map_err(|e| e.to_string()))
+        {
+            Ok(rules) => rules,
+            Err(reason) => {
+                let _ = writeln!(stderr, "kms-guardrail: {}: {reason}", path.display());
+                return Exit::CouldNotCheck;
+            }
+        },
+    };
+    let ctx = match &args.key_arn {
+        Some(arn) => KeyContext::for_key_arn(arn),
+        None => KeyContext::for_account(args.account.as_deref().or(rules.account.as_deref())),
+    };
+    let mut stdin_used = false;
+    let results: Vec<Checked> = args
+        .policies
+        .iter()
+        .map(|source| {
+            let text = read_input(source, stdin, &mut stdin_used);
+            let outcome = text.and_then(|text| match Policy::parse(&text) {
+                Ok(policy) => {
+                    let report = crate::evaluate(&policy, &rules, &ctx);
+                    Ok((text, report))
+                }
+                Err(e) => Err(e.to_string()),
+            });
+            Checked {
+                source: if source == "-" { "stdin".to_owned() } else { source.clone() },
+                outcome,
+            }
+        })
+        .collect();
+    let exit = results
+        .iter()
+        .map(|r| match &r.outcome {
+            Err(_) => Exit::CouldNotCheck,
+            Ok((_, report)) if !report.is_compliant() => Exit::Violations,
+            Ok(_) => Exit::Compliant,
+        })
+        .max()
+        .unwrap_or(Exit::Compliant);
+    let written = match args.format {
+        Format::Human => output::human(&results, stdout, stderr),
+        Format::Json => output::json(&results, stdout),
+        Format::Sarif => output::sarif(&results, &rules, stdout),
+    };
+    match written {
+        Ok(()) => exit,
+        Err(e) => {
+            let _ = writeln!(stderr, "kms-guardrail: cannot write output: {e}");
+            Exit::CouldNotCheck
+        }
+    }
+}
+
+fn read_input(source: &str, stdin: &mut dyn Read, stdin_used: &mut bool) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    if source == "-" {
+        if std::mem::replace(stdin_used, true) {
+            return Err("standard input was already read by an earlier `-`".to_owned());
+        }
+        stdin
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+    } else {
+        bytes = std::fs::read(source).map_err(|e| format!("cannot read: {e}"))?;
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text (byte {} is invalid); a key policy is JSON text",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}

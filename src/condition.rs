@@ -1,0 +1,640 @@
+//! Condition operators and condition keys, and what one condition means for *who* can use a
+//! grant: whether it pins the caller's account, organization, identity or network
+//! ([`Atom`]), scopes a service principal, or restricts nothing we can rely on.
+//!
+//! The rule throughout (DESIGN.md §3): a condition may only *narrow* access. Anything this
+//! module does not understand restricts nothing in an Allow and denies nothing in a Deny.
+
+use crate::glob;
+use crate::principal::{Arn, is_account_id};
+
+/// The operator family, without `IfExists` and set qualifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    /// `StringEquals`.
+    StringEquals,
+    /// `StringNotEquals`.
+    StringNotEquals,
+    /// `StringEqualsIgnoreCase`.
+    StringEqualsIgnoreCase,
+    /// `StringNotEqualsIgnoreCase`.
+    StringNotEqualsIgnoreCase,
+    /// `StringLike`.
+    StringLike,
+    /// `StringNotLike`.
+    StringNotLike,
+    /// `ArnEquals` (IAM matches each ARN component with wildcards, like `ArnLike`).
+    ArnEquals,
+    /// `ArnNotEquals`.
+    ArnNotEquals,
+    /// `ArnLike`.
+    ArnLike,
+    /// `ArnNotLike`.
+    ArnNotLike,
+    /// `Bool`.
+    Bool,
+    /// `Null`.
+    Null,
+    /// Numeric, date, IP address and binary operators: never about identity.
+    Other,
+}
+
+/// How a multi-valued key is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetQualifier {
+    /// No qualifier.
+    None,
+    /// `ForAnyValue:`.
+    ForAnyValue,
+    /// `ForAllValues:`.
+    ForAllValues,
+}
+
+/// A parsed condition operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operator {
+    /// The family.
+    pub base: Base,
+    /// `…IfExists`.
+    pub if_exists: bool,
+    /// `ForAnyValue:` / `ForAllValues:`.
+    pub set: SetQualifier,
+}
+
+const OTHER_OPERATORS: [&str; 14] = [
+    "NumericEquals",
+    "NumericNotEquals",
+    "NumericLessThan",
+    "NumericLessThanEquals",
+    "NumericGreaterThan",
+    "NumericGreaterThanEquals",
+    "DateEquals",
+    "DateNotEquals",
+    "DateLessThan",
+    "DateLessThanEquals",
+    "DateGreaterThan",
+    "DateGreaterThanEquals",
+    "IpAddress",
+    "NotIpAddress",
+];
+
+impl Operator {
+    /// Parses an operator name (case-insensitively); `None` if IAM does not know it.
+    pub fn parse(name: &str) -> Option<Operator> {
+        let (set, rest) = if let Some(rest) = strip_prefix_ignore_case(name, "ForAnyValue:") {
+            (SetQualifier::ForAnyValue, rest)
+        } else if let Some(rest) = strip_prefix_ignore_case(name, "ForAllValues:") {
+            (SetQualifier::ForAllValues, rest)
+        } else {
+            (SetQualifier::None, name)
+        };
+        let (if_exists, base_name) = match strip_suffix_ignore_case(rest, "IfExists") {
+            Some(base) => (true, base),
+            None => (false, rest),
+        };
+        let base = match base_name.to_ascii_lowercase().as_str() {
+            "stringequals" => Base::StringEquals,
+            "stringnotequals" => Base::StringNotEquals,
+            "stringequalsignorecase" => Base::StringEqualsIgnoreCase,
+            "stringnotequalsignorecase" => Base::StringNotEqualsIgnoreCase,
+            "stringlike" => Base::StringLike,
+            "stringnotlike" => Base::StringNotLike,
+            "arnequals" => Base::ArnEquals,
+            "arnnotequals" => Base::ArnNotEquals,
+            "arnlike" => Base::ArnLike,
+            "arnnotlike" => Base::ArnNotLike,
+            "bool" => Base::Bool,
+            "null" if !if_exists => Base::Null,
+            "binaryequals" => Base::Other,
+            other if OTHER_OPERATORS.iter().any(|o| o.eq_ignore_ascii_case(other)) => Base::Other,
+            _ => return None,
+        };
+        Some(Operator {
+            base,
+            if_exists,
+            set,
+        })
+    }
+
+    /// Whether the operator is a negated match (`…Not…`).
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self.base,
+            Base::StringNotEquals
+                | Base::StringNotEqualsIgnoreCase
+                | Base::StringNotLike
+                | Base::ArnNotEquals
+                | Base::ArnNotLike
+        )
+    }
+
+    /// How values compare, for string and ARN operators (`None` for the rest).
+    fn matching(self) -> Option<Matching> {
+        let (glob, ignore_case) = match self.base {
+            Base::StringEquals | Base::StringNotEquals => (false, false),
+            Base::StringEqualsIgnoreCase | Base::StringNotEqualsIgnoreCase => (false, true),
+            Base::StringLike | Base::StringNotLike => (true, false),
+            Base::ArnEquals | Base::ArnNotEquals | Base::ArnLike | Base::ArnNotLike => (true, false),
+            Base::Bool | Base::Null | Base::Other => return None,
+        };
+        Some(Matching { glob, ignore_case })
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    let tail = s.get(cut..)?;
+    tail.eq_ignore_ascii_case(suffix).then(|| &s[..cut])
+}
+
+/// Condition keys that say who the caller is (or, for service calls, on whose behalf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// `aws:PrincipalAccount`.
+    PrincipalAccount,
+    /// `kms:CallerAccount`.
+    CallerAccount,
+    /// `aws:PrincipalArn`.
+    PrincipalArn,
+    /// `aws:PrincipalOrgID`.
+    PrincipalOrgId,
+    /// `aws:PrincipalOrgPaths`.
+    PrincipalOrgPaths,
+    /// `aws:userid`.
+    UserId,
+    /// `aws:SourceAccount`.
+    SourceAccount,
+    /// `aws:SourceArn`.
+    SourceArn,
+    /// `aws:SourceOwner`.
+    SourceOwner,
+    /// `aws:SourceOrgID`.
+    SourceOrgId,
+    /// `aws:SourceOrgPaths`.
+    SourceOrgPaths,
+    /// `aws:SourceVpce`.
+    SourceVpce,
+    /// `aws:SourceVpc`.
+    SourceVpc,
+}
+
+/// What a key pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// Account ids (directly, or as the account field of an ARN, or of `aws:userid`).
+    Account,
+    /// Organization ids (directly or as the first element of an org path).
+    Organization,
+    /// VPC endpoints or VPCs.
+    Network,
+}
+
+impl Key {
+    /// Recognizes a key, case-insensitively.
+    pub fn parse(name: &str) -> Option<Key> {
+        const KEYS: [(&str, Key); 13] = [
+            ("aws:principalaccount", Key::PrincipalAccount),
+            ("kms:calleraccount", Key::CallerAccount),
+            ("aws:principalarn", Key::PrincipalArn),
+            ("aws:principalorgid", Key::PrincipalOrgId),
+            ("aws:principalorgpaths", Key::PrincipalOrgPaths),
+            ("aws:userid", Key::UserId),
+            ("aws:sourceaccount", Key::SourceAccount),
+            ("aws:sourcearn", Key::SourceArn),
+            ("aws:sourceowner", Key::SourceOwner),
+            ("aws:sourceorgid", Key::SourceOrgId),
+            ("aws:sourceorgpaths", Key::SourceOrgPaths),
+            ("aws:sourcevpce", Key::SourceVpce),
+            ("aws:sourcevpc", Key::SourceVpc),
+        ];
+        KEYS.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|&(_, key)| key)
+    }
+
+    /// Whether a signed KMS request can lack this key (so `…IfExists` lets it through).
+    pub fn can_be_absent(self) -> bool {
+        !matches!(
+            self,
+            Key::PrincipalAccount | Key::CallerAccount | Key::PrincipalArn | Key::UserId
+        )
+    }
+
+    /// Whether the key is about the resource a service acts for (confused-deputy scoping).
+    pub fn is_source(self) -> bool {
+        matches!(
+            self,
+            Key::SourceAccount | Key::SourceArn | Key::SourceOwner | Key::SourceOrgId | Key::SourceOrgPaths
+        )
+    }
+
+    /// What the key pins.
+    pub fn dimension(self) -> Dimension {
+        match self {
+            Key::PrincipalOrgId | Key::PrincipalOrgPaths | Key::SourceOrgId | Key::SourceOrgPaths => {
+                Dimension::Organization
+            }
+            Key::SourceVpce | Key::SourceVpc => Dimension::Network,
+            _ => Dimension::Account,
+        }
+    }
+
+    /// The IAM spelling, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::PrincipalAccount => "aws:PrincipalAccount",
+            Key::CallerAccount => "kms:CallerAccount",
+            Key::PrincipalArn => "aws:PrincipalArn",
+            Key::PrincipalOrgId => "aws:PrincipalOrgID",
+            Key::PrincipalOrgPaths => "aws:PrincipalOrgPaths",
+            Key::UserId => "aws:userid",
+            Key::SourceAccount => "aws:SourceAccount",
+            Key::SourceArn => "aws:SourceArn",
+            Key::SourceOwner => "aws:SourceOwner",
+            Key::SourceOrgId => "aws:SourceOrgID",
+            Key::SourceOrgPaths => "aws:SourceOrgPaths",
+            Key::SourceVpce => "aws:SourceVpce",
+            Key::SourceVpc => "aws:SourceVpc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Matching {
+    glob: bool,
+    ignore_case: bool,
+}
+
+/// One value of an [`Atom`], with how it is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pattern<'a> {
+    /// As written.
+    pub text: &'a str,
+    glob: bool,
+    ignore_case: bool,
+}
+
+impl<'a> Pattern<'a> {
+    /// Whether `value` matches this pattern.
+    pub fn matches(&self, value: &str) -> bool {
+        match (self.glob, self.ignore_case) {
+            (true, false) => glob::matches(self.text, value),
+            (true, true) => glob::matches_ignore_case(self.text, value),
+            (false, false) => self.text == value,
+            (false, true) => self.text.eq_ignore_ascii_case(value),
+        }
+    }
+
+    /// Whether it matches exactly one value (no wildcards in play).
+    pub fn is_literal(&self) -> bool {
+        !self.glob || !glob::has_wildcard(self.text)
+    }
+
+    /// The part of the value the key's dimension is about: the account field of an ARN,
+    /// the account of a `aws:userid` value, the organization of an org path.
+    fn subject(&self, key: Key) -> Option<&'a str> {
+        match key {
+            Key::PrincipalArn | Key::SourceArn => Arn::parse(self.text).map(|a| a.account),
+            Key::UserId => {
+                let head = self.text.split(':').next().unwrap_or(self.text);
+                is_account_id(head).then_some(head)
+            }
+            Key::PrincipalOrgPaths | Key::SourceOrgPaths => self.text.split('/').next(),
+            _ => Some(self.text),
+        }
+    }
+
+    /// Whether this value narrows who the caller can be, for `key`. Policy variables, and
+    /// patterns whose relevant part is only wildcards (`*`, `o-*`, `arn:aws:iam::*:role/x`),
+    /// do not. A literal that can never match (`"*"` under `StringEquals`) does: it pins the
+    /// caller to nobody.
+    fn pins(&self, key: Key) -> bool {
+        if self.text.contains("${") {
+            return false;
+        }
+        if !self.glob {
+            return true;
+        }
+        if glob::is_only_wildcards(self.text) {
+            return false;
+        }
+        let Some(subject) = self.subject(key) else {
+            // An unparseable ARN pattern or a non-account user id pins the caller only if it
+            // holds no wildcard at all.
+            return !glob::has_wildcard(self.text);
+        };
+        let rest = match key.dimension() {
+            Dimension::Organization => subject.strip_prefix("o-").unwrap_or(subject),
+            Dimension::Network => subject
+                .strip_prefix("vpce-")
+                .or_else(|| subject.strip_prefix("vpc-"))
+                .unwrap_or(subject),
+            Dimension::Account => subject,
+        };
+        !rest.is_empty() && !glob::is_only_wildcards(rest)
+    }
+}
+
+/// "The caller's `key` is one of `values`": one pinning, positive constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Atom<'a> {
+    /// The key constrained.
+    pub key: Key,
+    /// The accepted values (ORed).
+    pub values: Vec<Pattern<'a>>,
+}
+
+impl<'a> Atom<'a> {
+    /// Builds the constraint "`key` ∈ `values`" compared as `operator` compares (ignoring its
+    /// negation); `None` unless every value pins the caller.
+    fn new(key: Key, operator: Operator, values: &[&'a str]) -> Option<Atom<'a>> {
+        let m = operator.matching()?;
+        let values: Vec<Pattern<'a>> = values
+            .iter()
+            .map(|&text| Pattern {
+                text,
+                glob: m.glob,
+                ignore_case: m.ignore_case,
+            })
+            .collect();
+        (!values.is_empty() && values.iter().all(|p| p.pins(key))).then_some(Atom { key, values })
+    }
+
+    /// The accounts (or organizations, or network ids) it names, when each of its values is
+    /// a literal with a readable subject; `None` otherwise.
+    /// A literal that cannot be such an id (`"*"` under `StringEquals`) matches nobody and
+    /// is left out.
+    pub fn literal_subjects(&self) -> Option<Vec<&'a str>> {
+        let mut out = Vec::with_capacity(self.values.len());
+        for p in &self.values {
+            let subject = p.subject(self.key)?;
+            if glob::has_wildcard(subject) {
+                if p.glob {
+                    return None;
+                }
+                continue; // compared literally: matches no real id
+            }
+            if self.key.dimension() == Dimension::Account && !is_account_id(subject) {
+                continue;
+            }
+            out.push(subject);
+        }
+        Some(out)
+    }
+
+    /// Whether a caller in `account` can satisfy it: `Some(false)` when every value's account
+    /// is known and none is `account`; `None` when the atom is not about accounts or an
+    /// account cannot be read from a value.
+    pub fn admits_account(&self, account: &str) -> Option<bool> {
+        if self.key.dimension() != Dimension::Account {
+            return None;
+        }
+        let mut unknown = false;
+        for p in &self.values {
+            match p.subject(self.key) {
+                Some(subject) if p.glob => {
+                    if glob::matches(subject, account) {
+                        return Some(true);
+                    }
+                }
+                Some(subject) => {
+                    if subject == account {
+                        return Some(true);
+                    }
+                }
+                None => unknown = true,
+            }
+        }
+        if unknown { None } else { Some(false) }
+    }
+}
+
+/// What one condition of an `Allow` contributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowEffect<'a> {
+    /// Pins the caller: an AND-ed constraint.
+    Restricts(Atom<'a>),
+    /// Restricts nothing we rely on.
+    Nothing,
+}
+
+/// Reads one condition of an `Allow` statement.
+pub fn allow_effect<'a>(operator: Option<Operator>, key: &str, values: &[&'a str]) -> AllowEffect<'a> {
+    let (Some(op), Some(key)) = (operator, Key::parse(key)) else {
+        return AllowEffect::Nothing;
+    };
+    // Negations never restrict in an Allow; ForAllValues is true when the key is absent;
+    // IfExists lets requests without the key through.
+    if op.is_negated() || op.set == SetQualifier::ForAllValues || (op.if_exists && key.can_be_absent()) {
+        return AllowEffect::Nothing;
+    }
+    match Atom::new(key, op, values) {
+        Some(atom) => AllowEffect::Restricts(atom),
+        None => AllowEffect::Nothing,
+    }
+}
+
+/// Whether a condition of an `Allow` scopes a service principal to the resources of an
+/// account or organization (`aws:Source*`) or to an encryption context: the confused-deputy
+/// protection.
+pub fn scopes_service(operator: Option<Operator>, key: &str, values: &[&str]) -> bool {
+    let Some(op) = operator else { return false };
+    if op.is_negated() || op.if_exists || op.set == SetQualifier::ForAllValues || op.matching().is_none() {
+        return false;
+    }
+    if let Some(k) = Key::parse(key) {
+        return k.is_source() && Atom::new(k, op, values).is_some();
+    }
+    let lower = key.to_ascii_lowercase();
+    lower.starts_with("kms:encryptioncontext")
+        && !values.is_empty()
+        && values.iter().all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
+}
+
+/// Whether a condition of an `Allow` limits `CreateGrant` to grants that AWS services make
+/// for AWS resources: `"Bool": {"kms:GrantIsForAWSResource": "true"}`, or a positive
+/// `kms:ViaService` naming services (AWS's own pattern for service-integrated keys).
+pub fn limits_grants_to_aws_services(operator: Option<Operator>, key: &str, values: &[&str]) -> bool {
+    let Some(op) = operator else { return false };
+    if op.if_exists || op.set != SetQualifier::None || values.is_empty() {
+        return false;
+    }
+    if key.eq_ignore_ascii_case("kms:GrantIsForAWSResource") {
+        return matches!(op.base, Base::Bool | Base::StringEquals | Base::StringEqualsIgnoreCase)
+            && values.iter().all(|v| v.eq_ignore_ascii_case("true"));
+    }
+    key.eq_ignore_ascii_case("kms:ViaService")
+        && !op.is_negated()
+        && op.matching().is_some()
+        && values.iter().all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
+}
+
+/// What one condition of a `Deny` means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DenyEffect<'a> {
+    /// A negated identity condition: the Deny hits every caller *outside* the atom, so the
+    /// callers it leaves are exactly those inside it (the data-perimeter pattern).
+    Perimeter(Atom<'a>),
+    /// `aws:PrincipalIsAWSService` is false: the Deny spares AWS service principals and
+    /// applies to every account principal.
+    SparesServices,
+    /// Anything else: the Deny may not apply, so no credit is taken for it.
+    Unknown,
+}
+
+/// Reads one condition of a `Deny` statement.
+pub fn deny_effect<'a>(operator: Option<Operator>, key: &str, values: &[&'a str]) -> DenyEffect<'a> {
+    let Some(op) = operator else {
+        return DenyEffect::Unknown;
+    };
+    if op.base == Base::Bool
+        && op.set == SetQualifier::None
+        && key.eq_ignore_ascii_case("aws:PrincipalIsAWSService")
+        && values.len() == 1
+        && values[0].eq_ignore_ascii_case("false")
+    {
+        return DenyEffect::SparesServices;
+    }
+    // A negated operator is true when the key is absent, with or without IfExists, so the
+    // Deny covers callers without the key too.
+    let Some(key) = Key::parse(key) else {
+        return DenyEffect::Unknown;
+    };
+    if !op.is_negated() || op.set != SetQualifier::None {
+        return DenyEffect::Unknown;
+    }
+    match Atom::new(key, op, values) {
+        Some(atom) => DenyEffect::Perimeter(atom),
+        None => DenyEffect::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(name: &str) -> Option<Operator> {
+        Operator::parse(name)
+    }
+
+    fn restricts(operator: &str, key: &str, values: &[&str]) -> bool {
+        matches!(allow_effect(op(operator), key, values), AllowEffect::Restricts(_))
+    }
+
+    #[test]
+    fn operators_parse_with_qualifiers() {
+        let o = op("ForAnyValue:StringLikeIfExists").expect("known");
+        assert_eq!((o.base, o.if_exists, o.set), (Base::StringLike, true, SetQualifier::ForAnyValue));
+        assert!(op("stringequals").is_some());
+        assert!(op("NumericLessThanIfExists").is_some());
+        assert!(op("StringEqualz").is_none());
+        assert!(op("NullIfExists").is_none());
+    }
+
+    #[test]
+    fn restricting_keys_restrict() {
+        assert!(restricts("StringEquals", "aws:PrincipalAccount", &["111122223333"]));
+        assert!(restricts("StringEquals", "KMS:CALLERACCOUNT", &["111122223333"]));
+        assert!(restricts("StringEquals", "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]));
+        assert!(restricts("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", &["o-a1b2c3d4e5/r-ab12/*"]));
+        assert!(restricts("ArnLike", "aws:PrincipalArn", &["arn:aws:iam::111122223333:role/*"]));
+        assert!(restricts("StringEquals", "aws:SourceVpce", &["vpce-1a2b3c4d"]));
+    }
+
+    #[test]
+    fn non_restricting_keys_and_forms_do_not() {
+        assert!(!restricts("StringEquals", "kms:ViaService", &["s3.us-east-1.amazonaws.com"]));
+        assert!(!restricts("IpAddress", "aws:SourceIp", &["10.0.0.0/8"]));
+        assert!(!restricts("StringNotEquals", "aws:PrincipalAccount", &["111122223333"]));
+        assert!(!restricts("ForAllValues:StringEquals", "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]));
+        assert!(!restricts("StringEqualsIfExists", "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]));
+        assert!(!restricts("StringEquals", "aws:PrincipalAccount", &["${aws:PrincipalAccount}"]));
+        assert!(!restricts("Null", "aws:PrincipalOrgID", &["false"]));
+        assert!(!restricts("Bogus", "aws:PrincipalAccount", &["111122223333"]));
+    }
+
+    #[test]
+    fn if_exists_restricts_keys_every_request_has() {
+        assert!(restricts("StringEqualsIfExists", "aws:PrincipalAccount", &["111122223333"]));
+        assert!(restricts("ArnEqualsIfExists", "aws:PrincipalArn", &["arn:aws:iam::111122223333:role/x"]));
+    }
+
+    #[test]
+    fn wildcard_only_values_restrict_nothing() {
+        assert!(!restricts("StringLike", "aws:PrincipalAccount", &["*"]));
+        assert!(!restricts("StringLike", "aws:PrincipalOrgID", &["o-*"]));
+        assert!(!restricts("ArnLike", "aws:PrincipalArn", &["arn:aws:iam::*:role/x"]));
+        assert!(!restricts("ArnEquals", "aws:PrincipalArn", &["arn:aws:iam::*:role/x"]));
+        assert!(!restricts("StringLike", "aws:PrincipalOrgID", &["o-a1b2c3d4e5", "*"]));
+        // A literal "*" under StringEquals matches no account: it pins the caller to nobody.
+        assert!(restricts("StringEquals", "aws:PrincipalAccount", &["*"]));
+    }
+
+    #[test]
+    fn admits_account_reads_arn_account_fields() {
+        let AllowEffect::Restricts(atom) =
+            allow_effect(op("ArnLike"), "aws:PrincipalArn", &["arn:aws:iam::111122223333:role/*"])
+        else {
+            panic!("restricts")
+        };
+        assert_eq!(atom.admits_account("111122223333"), Some(true));
+        assert_eq!(atom.admits_account("444455556666"), Some(false));
+        assert_eq!(atom.literal_subjects(), Some(vec!["111122223333"]));
+    }
+
+    #[test]
+    fn service_scoping() {
+        assert!(scopes_service(op("StringEquals"), "aws:SourceAccount", &["111122223333"]));
+        assert!(scopes_service(
+            op("ArnLike"),
+            "kms:EncryptionContext:aws:logs:arn",
+            &["arn:aws:logs:us-east-1:111122223333:*"]
+        ));
+        assert!(!scopes_service(op("StringLike"), "aws:SourceArn", &["*"]));
+        assert!(!scopes_service(op("StringEqualsIfExists"), "aws:SourceAccount", &["111122223333"]));
+        assert!(!scopes_service(op("StringEquals"), "kms:ViaService", &["logs.amazonaws.com"]));
+    }
+
+    #[test]
+    fn grants_limited_to_aws_services() {
+        let limits = limits_grants_to_aws_services;
+        assert!(limits(op("Bool"), "kms:GrantIsForAWSResource", &["true"]));
+        assert!(!limits(op("Bool"), "kms:GrantIsForAWSResource", &["false"]));
+        assert!(!limits(op("BoolIfExists"), "kms:GrantIsForAWSResource", &["true"]));
+        assert!(limits(op("StringEquals"), "kms:ViaService", &["ec2.us-east-1.amazonaws.com"]));
+        assert!(!limits(op("StringLike"), "kms:ViaService", &["*"]));
+        assert!(!limits(op("StringNotEquals"), "kms:ViaService", &["ec2.us-east-1.amazonaws.com"]));
+    }
+
+    #[test]
+    fn impossible_literals_name_nobody() {
+        let AllowEffect::Restricts(atom) = allow_effect(op("StringEquals"), "kms:CallerAccount", &["*"]) else {
+            panic!("restricts")
+        };
+        assert_eq!(atom.literal_subjects(), Some(vec![]));
+    }
+
+    #[test]
+    fn deny_perimeters() {
+        assert!(matches!(
+            deny_effect(op("StringNotEquals"), "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]),
+            DenyEffect::Perimeter(_)
+        ));
+        assert!(matches!(
+            deny_effect(op("StringNotEqualsIfExists"), "aws:PrincipalAccount", &["111122223333"]),
+            DenyEffect::Perimeter(_)
+        ));
+        assert_eq!(
+            deny_effect(op("BoolIfExists"), "aws:PrincipalIsAWSService", &["false"]),
+            DenyEffect::SparesServices
+        );
+        assert_eq!(deny_effect(op("StringEquals"), "aws:PrincipalOrgID", &["o-x"]), DenyEffect::Unknown);
+        assert_eq!(deny_effect(op("StringNotLike"), "aws:PrincipalOrgID", &["o-*"]), DenyEffect::Unknown);
+        assert_eq!(deny_effect(op("StringNotEquals"), "aws:SourceIp", &["1.2.3.4"]), DenyEffect::Unknown);
+    }
+}

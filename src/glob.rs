@@ -1,0 +1,115 @@
+//! IAM-style wildcard matching: `*` matches any run of characters, `?` exactly one.
+//!
+//! Used for action names, ARN patterns in `Resource`, `…Like` condition values and admin
+//! patterns. Matching is iterative (no recursion, no backtracking blow-up): the classic
+//! two-pointer algorithm with one saved star position, linear in practice.
+
+/// Whether `text` matches `pattern`, comparing characters exactly.
+pub fn matches(pattern: &str, text: &str) -> bool {
+    matches_by(pattern, text, |a, b| a == b)
+}
+
+/// Whether `text` matches `pattern`, ignoring ASCII case.
+pub fn matches_ignore_case(pattern: &str, text: &str) -> bool {
+    matches_by(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// Whether `pattern` contains a wildcard character.
+pub fn has_wildcard(pattern: &str) -> bool {
+    pattern.bytes().any(|b| b == b'*' || b == b'?')
+}
+
+/// Whether `pattern` consists only of wildcard characters (and is not empty): it matches
+/// every value of any length (`*`) or of a given length (`???`).
+pub fn is_only_wildcards(pattern: &str) -> bool {
+    !pattern.is_empty() && pattern.bytes().all(|b| b == b'*' || b == b'?')
+}
+
+fn matches_by(pattern: &str, text: &str, eq: impl Fn(u8, u8) -> bool) -> bool {
+    // Patterns and texts are compared byte-wise: `?` against a multi-byte character would
+    // be wrong, so fall back to chars only when either side is not ASCII.
+    if !pattern.is_ascii() || !text.is_ascii() {
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        return match_slices(&p, &t, '*', '?', |a, b| {
+            a == b || (a.is_ascii() && b.is_ascii() && eq(a as u8, b as u8))
+        });
+    }
+    match_slices(pattern.as_bytes(), text.as_bytes(), b'*', b'?', eq)
+}
+
+fn match_slices<T: Copy + PartialEq>(
+    p: &[T],
+    t: &[T],
+    star: T,
+    one: T,
+    eq: impl Fn(T, T) -> bool,
+) -> bool {
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut saved: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == star {
+            saved = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && (p[pi] == one || eq(p[pi], t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = saved {
+            pi = sp + 1;
+            ti = st + 1;
+            saved = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == star)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn star_matches_any_run_including_empty() {
+        assert!(matches("kms:*", "kms:Decrypt"));
+        assert!(matches("kms:*", "kms:"));
+        assert!(matches("*", ""));
+        assert!(matches("a*b*c", "axxbyyc"));
+        assert!(!matches("a*b*c", "axxbyy"));
+    }
+
+    #[test]
+    fn question_mark_matches_exactly_one() {
+        assert!(matches("o-????", "o-abcd"));
+        assert!(!matches("o-????", "o-abc"));
+        assert!(!matches("o-????", "o-abcde"));
+    }
+
+    #[test]
+    fn case_handling_is_explicit() {
+        assert!(!matches("kms:decrypt", "kms:Decrypt"));
+        assert!(matches_ignore_case("KMS:de*", "kms:Decrypt"));
+    }
+
+    #[test]
+    fn non_ascii_is_matched_by_character() {
+        assert!(matches("caf?", "café"));
+        assert!(matches_ignore_case("CAF*", "café"));
+    }
+
+    #[test]
+    fn wildcard_predicates() {
+        assert!(is_only_wildcards("*?*"));
+        assert!(!is_only_wildcards(""));
+        assert!(!is_only_wildcards("o-*"));
+        assert!(has_wildcard("o-*"));
+        assert!(!has_wildcard("o-abc"));
+    }
+
+    #[test]
+    fn pathological_pattern_stays_linear_enough() {
+        let text = "a".repeat(5000);
+        let pattern = format!("{}b", "*a".repeat(50));
+        assert!(!matches(&pattern, &text));
+    }
+}

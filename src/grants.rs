@@ -1,0 +1,491 @@
+//! Normalization: a parsed policy becomes the list of effective [`Grant`]s — who (one
+//! principal) may do what (an [`ActionSet`]) under which caller restrictions (AND-ed clauses
+//! of OR-ed [`Atom`]s) — after every `Deny` has taken away what it unconditionally covers and
+//! capped what it covers behind a data perimeter.
+//!
+//! Conservative by construction: a condition that is not understood restricts nothing in an
+//! Allow, and a Deny whose reach is not certain takes nothing away.
+
+use crate::actions::{self, ActionMatch, ActionSet};
+use crate::condition::{self, AllowEffect, Atom, DenyEffect, Operator};
+use crate::glob;
+use crate::policy::{Effect, Names, Policy, PrincipalType, Principals, Statement};
+use crate::principal::{self, Arn, Principal};
+
+/// What the evaluator knows of the key under evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyContext {
+    /// The owner account, when known.
+    pub account: Option<String>,
+    /// The key's ARN, when known (gives partition, region and account).
+    pub key_arn: Option<String>,
+}
+
+impl KeyContext {
+    /// Context for a key known by its ARN; the owner is the ARN's account.
+    pub fn for_key_arn(key_arn: &str) -> KeyContext {
+        KeyContext {
+            account: Arn::parse(key_arn)
+                .map(|a| a.account)
+                .filter(|a| principal::is_account_id(a))
+                .map(str::to_owned),
+            key_arn: Some(key_arn.to_owned()),
+        }
+    }
+
+    /// Context for a policy of a key in `account` (partition and key unknown).
+    pub fn for_account(account: Option<&str>) -> KeyContext {
+        KeyContext {
+            account: account.map(str::to_owned),
+            key_arn: None,
+        }
+    }
+
+    /// The key's partition, when its ARN is known.
+    pub fn partition(&self) -> Option<&str> {
+        self.key_arn.as_deref().and_then(Arn::parse).map(|a| a.partition)
+    }
+}
+
+/// An AND of clauses; each clause an OR of atoms.
+pub type Clause<'a> = Vec<Atom<'a>>;
+
+/// One principal's effective access from one Allow statement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant<'a> {
+    /// The Allow statement it comes from.
+    pub statement: usize,
+    /// What the principal denotes.
+    pub principal: Principal<'a>,
+    /// The principal as written (`*` for the bare star and for `NotPrincipal`).
+    pub written: &'a str,
+    /// The key actions granted (never empty).
+    pub actions: ActionSet,
+    /// Constraints on the caller, all of which must hold.
+    pub clauses: Vec<Clause<'a>>,
+    /// The statement scopes a service principal (`aws:Source*`, encryption context).
+    pub service_scoped: bool,
+    /// The statement limits grants to AWS services acting for AWS resources
+    /// (`kms:GrantIsForAWSResource` = true, or `kms:ViaService`).
+    pub aws_resource_grants_only: bool,
+}
+
+/// What normalization learned about one statement.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatementFacts<'a> {
+    /// Why it grants (or denies) nothing, if it does.
+    pub ineffective: Option<String>,
+    /// Principal entries KMS would reject or that no longer exist: (as written, why).
+    pub invalid_principals: Vec<(&'a str, String)>,
+}
+
+/// The result of normalization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized<'a> {
+    /// Effective grants, in statement order.
+    pub grants: Vec<Grant<'a>>,
+    /// One entry per statement.
+    pub statements: Vec<StatementFacts<'a>>,
+}
+
+/// Whether a `Resource` element applies to the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applies {
+    Yes,
+    /// The key's ARN is unknown and the pattern could match it.
+    Maybe,
+    No,
+}
+
+/// Normalizes `policy` for the key described by `ctx`.
+pub fn normalize<'a>(policy: &'a Policy<'_>, ctx: &KeyContext) -> Normalized<'a> {
+    let mut grants = Vec::new();
+    let mut statements = Vec::with_capacity(policy.statements.len());
+    let mut denies = Vec::new();
+    for statement in &policy.statements {
+        let mut facts = StatementFacts::default();
+        let actions = statement_actions(statement, &mut facts);
+        let applies = statement_applies(statement, ctx, &mut facts);
+        let principals = statement_principals(statement, ctx, &mut facts);
+        let live = facts.ineffective.is_none();
+        match statement.effect {
+            Effect::Allow if live => {
+                allow_grants(statement, actions, principals, &mut grants);
+            }
+            // Only a Deny that certainly applies to this key takes anything away.
+            Effect::Deny if live && applies == Applies::Yes => denies.push((statement, actions)),
+            _ => {}
+        }
+        statements.push(facts);
+    }
+    for (deny, actions) in denies {
+        apply_deny(deny, actions, ctx, &mut grants);
+    }
+    grants.retain(|g| !g.actions.is_empty());
+    Normalized { grants, statements }
+}
+
+fn statement_actions(statement: &Statement<'_>, facts: &mut StatementFacts<'_>) -> ActionSet {
+    let Some(names) = &statement.action else {
+        facts.ineffective = Some("the statement has no `Action` or `NotAction`, so it has no effect".to_owned());
+        return ActionSet::EMPTY;
+    };
+    let mut set = ActionSet::EMPTY;
+    for name in &names.values {
+        if let ActionMatch::Key(s) = actions::expand(name) {
+            set = set.union(s);
+        }
+    }
+    let set = if names.negated { set.complement() } else { set };
+    if set.is_empty() {
+        facts.ineffective = Some(format!(
+            "`{}` names no action a key policy governs, so the statement has no effect",
+            if names.negated { "NotAction" } else { "Action" }
+        ));
+    }
+    set
+}
+
+fn statement_applies(statement: &Statement<'_>, ctx: &KeyContext, facts: &mut StatementFacts<'_>) -> Applies {
+    let Some(resource) = &statement.resource else {
+        if facts.ineffective.is_none() {
+            facts.ineffective =
+                Some("the statement has no `Resource` or `NotResource`, so it has no effect".to_owned());
+        }
+        return Applies::No;
+    };
+    let applies = resource_applies(resource, ctx);
+    if applies == Applies::No && facts.ineffective.is_none() {
+        facts.ineffective = Some(format!(
+            "`{}` does not cover this key, so the statement has no effect",
+            if resource.negated { "NotResource" } else { "Resource" }
+        ));
+    }
+    applies
+}
+
+fn resource_applies(resource: &Names<'_>, ctx: &KeyContext) -> Applies {
+    let mut best = Applies::No;
+    for pattern in &resource.values {
+        match pattern_applies(pattern, ctx) {
+            Applies::Yes => {
+                best = Applies::Yes;
+                break;
+            }
+            Applies::Maybe => best = Applies::Maybe,
+            Applies::No => {}
+        }
+    }
+    if !resource.negated {
+        return best;
+    }
+    // NotResource covers the key when no listed pattern matches it.
+    match best {
+        Applies::Yes => Applies::No,
+        Applies::Maybe => Applies::Maybe,
+        Applies::No => Applies::Yes,
+    }
+}
+
+fn pattern_applies(pattern: &str, ctx: &KeyContext) -> Applies {
+    if pattern == "*" {
+        return Applies::Yes;
+    }
+    if let Some(key_arn) = &ctx.key_arn {
+        return if glob::matches(pattern, key_arn) {
+            Applies::Yes
+        } else {
+            Applies::No
+        };
+    }
+    // Key unknown: could the pattern name a KMS key of the owner?
+    let Some(arn) = Arn::parse(pattern) else {
+        return if glob::is_only_wildcards(pattern) { Applies::Yes } else { Applies::No };
+    };
+    let service_ok = glob::matches(arn.service, "kms");
+    let account_ok = match &ctx.account {
+        Some(owner) => glob::matches(arn.account, owner),
+        None => true,
+    };
+    let resource_ok = could_start_with(arn.resource, "key/");
+    if service_ok && account_ok && resource_ok {
+        Applies::Maybe
+    } else {
+        Applies::No
+    }
+}
+
+/// Whether some text starting with `prefix` could match `pattern`.
+fn could_start_with(pattern: &str, prefix: &str) -> bool {
+    let mut p = pattern.chars();
+    for want in prefix.chars() {
+        match p.next() {
+            Some('*') => return true,
+            Some('?') => {}
+            Some(c) if c == want => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Classifies every principal entry, recording invalid ones; returns (meaning, as written).
+fn statement_principals<'a>(
+    statement: &'a Statement<'_>,
+    ctx: &KeyContext,
+    facts: &mut StatementFacts<'a>,
+) -> Vec<(Principal<'a>, &'a str)> {
+    let Some(p) = &statement.principal else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(p.entries.len().max(1));
+    if p.star {
+        out.push((Principal::AnyAccount, "*"));
+    }
+    for entry in &p.entries {
+        let c = principal::classify(entry.kind, &entry.value, ctx.partition());
+        if let Some(reason) = c.invalid {
+            facts.invalid_principals.push((entry.value.as_ref(), reason));
+        }
+        if c.principal != Principal::Nothing {
+            out.push((c.principal, entry.value.as_ref()));
+        }
+    }
+    out
+}
+
+fn allow_grants<'a>(
+    statement: &'a Statement<'_>,
+    actions: ActionSet,
+    principals: Vec<(Principal<'a>, &'a str)>,
+    grants: &mut Vec<Grant<'a>>,
+) {
+    let mut clauses = Vec::new();
+    let mut service_scoped = false;
+    let mut aws_resource_grants_only = false;
+    let mut values: Vec<&'a str> = Vec::new();
+    for c in &statement.conditions {
+        let op = Operator::parse(&c.operator);
+        values.clear();
+        values.extend(c.values.iter().map(|v| v.as_ref()));
+        if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, &values) {
+            clauses.push(vec![atom]);
+        }
+        service_scoped |= condition::scopes_service(op, &c.key, &values);
+        aws_resource_grants_only |= condition::limits_grants_to_aws_services(op, &c.key, &values);
+    }
+    let negated = statement.principal.as_ref().is_some_and(|p| p.negated);
+    let grant = |principal, written| Grant {
+        statement: statement.index,
+        principal,
+        written,
+        actions,
+        clauses: clauses.clone(),
+        service_scoped,
+        aws_resource_grants_only,
+    };
+    if negated {
+        // NotPrincipal in an Allow reaches every principal not listed: any account.
+        grants.push(grant(Principal::AnyAccount, "*"));
+        return;
+    }
+    for (principal, written) in principals {
+        grants.push(grant(principal, written));
+    }
+}
+
+fn apply_deny<'a>(deny: &'a Statement<'_>, deny_actions: ActionSet, ctx: &KeyContext, grants: &mut Vec<Grant<'a>>) {
+    let Some(deny_principals) = &deny.principal else {
+        return;
+    };
+    let mut perimeter: Clause<'a> = Vec::new();
+    let mut spares_services = false;
+    let mut values: Vec<&str> = Vec::new();
+    for c in &deny.conditions {
+        values.clear();
+        values.extend(c.values.iter().map(|v| v.as_ref()));
+        match condition::deny_effect(Operator::parse(&c.operator), &c.key, &values) {
+            DenyEffect::Perimeter(atom) => perimeter.push(atom),
+            DenyEffect::SparesServices => spares_services = true,
+            // The Deny may not apply to anyone we can name: take no credit for it.
+            DenyEffect::Unknown => return,
+        }
+    }
+    let mut capped = Vec::new();
+    for grant in grants.iter_mut() {
+        let hit = grant.actions.intersection(deny_actions);
+        if hit.is_empty()
+            || (spares_services && matches!(grant.principal, Principal::Service(_)))
+            || !deny_covers(deny_principals, grant, ctx)
+        {
+            continue;
+        }
+        grant.actions = grant.actions.difference(hit);
+        if !perimeter.is_empty() {
+            // The Deny leaves exactly the callers inside the perimeter for these actions.
+            let mut inside = grant.clone();
+            inside.actions = hit;
+            inside.clauses.push(perimeter.clone());
+            capped.push(inside);
+        }
+    }
+    grants.extend(capped);
+    grants.sort_by_key(|g| g.statement);
+}
+
+/// Whether a Deny's principal element certainly covers everyone the grant reaches.
+fn deny_covers(deny: &Principals<'_>, grant: &Grant<'_>, ctx: &KeyContext) -> bool {
+    let classified: Vec<Principal<'_>> = deny
+        .entries
+        .iter()
+        .map(|e| principal::classify(e.kind, &e.value, ctx.partition()).principal)
+        .collect();
+    let star = deny.star || classified.contains(&Principal::AnyAccount);
+    if deny.negated {
+        // Everyone but the listed principals is denied. A grant to any account is not
+        // fully covered; a named grant is, unless it shares an account or service with
+        // an exempted principal.
+        if star {
+            return false;
+        }
+        return match grant.principal {
+            Principal::AnyAccount | Principal::Nothing => false,
+            p => !classified.iter().any(|e| overlaps(*e, p)),
+        };
+    }
+    if star {
+        return true;
+    }
+    classified.iter().any(|e| denied_entry_covers(*e, grant.principal))
+}
+
+fn account_of<'a>(p: Principal<'a>) -> Option<&'a str> {
+    match p {
+        Principal::Account(a) | Principal::Identity { account: a, .. } => Some(a),
+        Principal::Federated { account, .. } => account,
+        _ => None,
+    }
+}
+
+fn overlaps(a: Principal<'_>, b: Principal<'_>) -> bool {
+    match (a, b) {
+        (Principal::Service(x), Principal::Service(y)) => x == y,
+        _ => account_of(a).is_some() && account_of(a) == account_of(b),
+    }
+}
+
+fn denied_entry_covers(denied: Principal<'_>, granted: Principal<'_>) -> bool {
+    match (denied, granted) {
+        // Denying an account denies every principal in it.
+        (Principal::Account(a), g) => account_of(g) == Some(a),
+        (Principal::Identity { arn: x, .. }, Principal::Identity { arn: y, .. }) => x == y,
+        (Principal::Service(x), Principal::Service(y)) => x == y,
+        (Principal::Federated { provider: x, .. }, Principal::Federated { provider: y, .. }) => x == y,
+        _ => false,
+    }
+}
+
+/// The principal type a grant's principal was written under, for display.
+pub fn principal_type(p: Principal<'_>) -> PrincipalType {
+    match p {
+        Principal::Service(_) => PrincipalType::Service,
+        Principal::Federated { .. } => PrincipalType::Federated,
+        _ => PrincipalType::Aws,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants_of(text: &str, account: &str) -> Vec<(String, Vec<String>, usize)> {
+        let policy = Policy::parse(text).expect("valid");
+        let ctx = KeyContext::for_account(Some(account));
+        normalize(&policy, &ctx)
+            .grants
+            .iter()
+            .map(|g| (g.written.to_owned(), g.actions.display_names(), g.clauses.len()))
+            .collect()
+    }
+
+    const OWNER: &str = "111122223333";
+
+    #[test]
+    fn unconditional_deny_removes_covered_actions_only() {
+        let text = r#"{"Statement":[
+          {"Effect":"Allow","Principal":"*","Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"},
+          {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
+        assert_eq!(grants_of(text, OWNER), [("*".to_owned(), vec!["kms:Encrypt".to_owned()], 0)]);
+    }
+
+    #[test]
+    fn perimeter_deny_caps_the_covered_actions() {
+        let text = r#"{"Statement":[
+          {"Effect":"Allow","Principal":"*","Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"},
+          {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+           "Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}}}]}"#;
+        let g = grants_of(text, OWNER);
+        assert_eq!(g.len(), 2);
+        assert!(g.contains(&("*".to_owned(), vec!["kms:Encrypt".to_owned()], 0)));
+        assert!(g.contains(&("*".to_owned(), vec!["kms:Decrypt".to_owned()], 1)));
+    }
+
+    #[test]
+    fn deny_with_an_unknown_condition_takes_nothing_away() {
+        let text = r#"{"Statement":[
+          {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},
+          {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+           "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
+        assert_eq!(grants_of(text, OWNER), [("*".to_owned(), vec!["kms:Decrypt".to_owned()], 0)]);
+    }
+
+    #[test]
+    fn deny_to_an_account_covers_its_identities() {
+        let text = r#"{"Statement":[
+          {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:role/App"},"Action":"kms:Decrypt","Resource":"*"},
+          {"Effect":"Deny","Principal":{"AWS":"444455556666"},"Action":"kms:*","Resource":"*"}]}"#;
+        assert!(grants_of(text, OWNER).is_empty());
+    }
+
+    #[test]
+    fn not_principal_deny_does_not_cover_the_exempted_account() {
+        let text = r#"{"Statement":[
+          {"Effect":"Allow","Principal":{"AWS":["444455556666","777788889999"]},"Action":"kms:Decrypt","Resource":"*"},
+          {"Effect":"Deny","NotPrincipal":{"AWS":"444455556666"},"Action":"kms:*","Resource":"*"}]}"#;
+        assert_eq!(
+            grants_of(text, OWNER),
+            [("444455556666".to_owned(), vec!["kms:Decrypt".to_owned()], 0)]
+        );
+    }
+
+    #[test]
+    fn resource_must_cover_the_key() {
+        let policy = Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"arn:aws:s3:::bucket/*"}]}"#,
+        )
+        .expect("valid");
+        let n = normalize(&policy, &KeyContext::for_account(Some(OWNER)));
+        assert!(n.grants.is_empty());
+        assert!(n.statements[0].ineffective.as_deref().is_some_and(|r| r.contains("does not cover")));
+
+        let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let other = Policy::parse(&format!(
+            r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"{}"}}]}}"#,
+            key.replace("1234abcd", "ffffffff")
+        ))
+        .expect("valid")
+        .into_owned();
+        assert!(normalize(&other, &KeyContext::for_key_arn(key)).grants.is_empty());
+    }
+
+    #[test]
+    fn not_action_grants_the_complement() {
+        let text = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"NotAction":"kms:Decrypt","Resource":"*"}]}"#;
+        let policy = Policy::parse(text).expect("valid");
+        let n = normalize(&policy, &KeyContext::for_account(Some(OWNER)));
+        let ActionMatch::Key(decrypt) = actions::expand("kms:Decrypt") else {
+            panic!("key action")
+        };
+        assert_eq!(n.grants[0].actions, ActionSet::ALL.difference(decrypt));
+    }
+}
