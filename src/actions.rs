@@ -229,7 +229,10 @@ pub fn expand(entry: &str) -> ActionMatch {
         return ActionMatch::Key(ActionSet::ALL);
     }
     if !glob::has_wildcard(name) {
-        if let Some(i) = KEY_ACTIONS.iter().position(|a| a.eq_ignore_ascii_case(name)) {
+        if let Some(i) = KEY_ACTIONS
+            .iter()
+            .position(|a| a.eq_ignore_ascii_case(name))
+        {
             return ActionMatch::Key(ActionSet(1 << i));
         }
         return if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
@@ -280,7 +283,10 @@ mod tests {
         assert_eq!(set("kms:*"), ActionSet::ALL);
         assert_eq!(set("k?s:*"), ActionSet::ALL);
         let re = set("kms:ReEncrypt*");
-        assert_eq!(re.names().collect::<Vec<_>>(), ["ReEncryptFrom", "ReEncryptTo"]);
+        assert_eq!(
+            re.names().collect::<Vec<_>>(),
+            ["ReEncryptFrom", "ReEncryptTo"]
+        );
         assert_eq!(set("kms:Generate*").names().count(), 5);
         assert!(set("kms:Nothing*").is_empty());
     }

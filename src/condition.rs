@@ -106,7 +106,13 @@ impl Operator {
             "bool" => Base::Bool,
             "null" if !if_exists => Base::Null,
             "binaryequals" => Base::Other,
-            other if OTHER_OPERATORS.iter().any(|o| o.eq_ignore_ascii_case(other)) => Base::Other,
+            other
+                if OTHER_OPERATORS
+                    .iter()
+                    .any(|o| o.eq_ignore_ascii_case(other)) =>
+            {
+                Base::Other
+            }
             _ => return None,
         };
         Some(Operator {
@@ -134,7 +140,9 @@ impl Operator {
             Base::StringEquals | Base::StringNotEquals => (false, false),
             Base::StringEqualsIgnoreCase | Base::StringNotEqualsIgnoreCase => (false, true),
             Base::StringLike | Base::StringNotLike => (true, false),
-            Base::ArnEquals | Base::ArnNotEquals | Base::ArnLike | Base::ArnNotLike => (true, false),
+            Base::ArnEquals | Base::ArnNotEquals | Base::ArnLike | Base::ArnNotLike => {
+                (true, false)
+            }
             Base::Bool | Base::Null | Base::Other => return None,
         };
         Some(Matching { glob, ignore_case })
@@ -143,7 +151,8 @@ impl Operator {
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
@@ -229,16 +238,21 @@ impl Key {
     pub fn is_source(self) -> bool {
         matches!(
             self,
-            Key::SourceAccount | Key::SourceArn | Key::SourceOwner | Key::SourceOrgId | Key::SourceOrgPaths
+            Key::SourceAccount
+                | Key::SourceArn
+                | Key::SourceOwner
+                | Key::SourceOrgId
+                | Key::SourceOrgPaths
         )
     }
 
     /// What the key pins.
     pub fn dimension(self) -> Dimension {
         match self {
-            Key::PrincipalOrgId | Key::PrincipalOrgPaths | Key::SourceOrgId | Key::SourceOrgPaths => {
-                Dimension::Organization
-            }
+            Key::PrincipalOrgId
+            | Key::PrincipalOrgPaths
+            | Key::SourceOrgId
+            | Key::SourceOrgPaths => Dimension::Organization,
             Key::SourceVpce | Key::SourceVpc => Dimension::Network,
             _ => Dimension::Account,
         }
@@ -424,13 +438,20 @@ pub enum AllowEffect<'a> {
 }
 
 /// Reads one condition of an `Allow` statement.
-pub fn allow_effect<'a>(operator: Option<Operator>, key: &str, values: &[&'a str]) -> AllowEffect<'a> {
+pub fn allow_effect<'a>(
+    operator: Option<Operator>,
+    key: &str,
+    values: &[&'a str],
+) -> AllowEffect<'a> {
     let (Some(op), Some(key)) = (operator, Key::parse(key)) else {
         return AllowEffect::Nothing;
     };
     // Negations never restrict in an Allow; ForAllValues is true when the key is absent;
     // IfExists lets requests without the key through.
-    if op.is_negated() || op.set == SetQualifier::ForAllValues || (op.if_exists && key.can_be_absent()) {
+    if op.is_negated()
+        || op.set == SetQualifier::ForAllValues
+        || (op.if_exists && key.can_be_absent())
+    {
         return AllowEffect::Nothing;
     }
     match Atom::new(key, op, values) {
@@ -444,7 +465,11 @@ pub fn allow_effect<'a>(operator: Option<Operator>, key: &str, values: &[&'a str
 /// protection.
 pub fn scopes_service(operator: Option<Operator>, key: &str, values: &[&str]) -> bool {
     let Some(op) = operator else { return false };
-    if op.is_negated() || op.if_exists || op.set == SetQualifier::ForAllValues || op.matching().is_none() {
+    if op.is_negated()
+        || op.if_exists
+        || op.set == SetQualifier::ForAllValues
+        || op.matching().is_none()
+    {
         return false;
     }
     if let Some(k) = Key::parse(key) {
@@ -453,25 +478,35 @@ pub fn scopes_service(operator: Option<Operator>, key: &str, values: &[&str]) ->
     let lower = key.to_ascii_lowercase();
     lower.starts_with("kms:encryptioncontext")
         && !values.is_empty()
-        && values.iter().all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
+        && values
+            .iter()
+            .all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
 }
 
 /// Whether a condition of an `Allow` limits `CreateGrant` to grants that AWS services make
 /// for AWS resources: `"Bool": {"kms:GrantIsForAWSResource": "true"}`, or a positive
 /// `kms:ViaService` naming services (AWS's own pattern for service-integrated keys).
-pub fn limits_grants_to_aws_services(operator: Option<Operator>, key: &str, values: &[&str]) -> bool {
+pub fn limits_grants_to_aws_services(
+    operator: Option<Operator>,
+    key: &str,
+    values: &[&str],
+) -> bool {
     let Some(op) = operator else { return false };
     if op.if_exists || op.set != SetQualifier::None || values.is_empty() {
         return false;
     }
     if key.eq_ignore_ascii_case("kms:GrantIsForAWSResource") {
-        return matches!(op.base, Base::Bool | Base::StringEquals | Base::StringEqualsIgnoreCase)
-            && values.iter().all(|v| v.eq_ignore_ascii_case("true"));
+        return matches!(
+            op.base,
+            Base::Bool | Base::StringEquals | Base::StringEqualsIgnoreCase
+        ) && values.iter().all(|v| v.eq_ignore_ascii_case("true"));
     }
     key.eq_ignore_ascii_case("kms:ViaService")
         && !op.is_negated()
         && op.matching().is_some()
-        && values.iter().all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
+        && values
+            .iter()
+            .all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
 }
 
 /// What one condition of a `Deny` means.
@@ -488,7 +523,11 @@ pub enum DenyEffect<'a> {
 }
 
 /// Reads one condition of a `Deny` statement.
-pub fn deny_effect<'a>(operator: Option<Operator>, key: &str, values: &[&'a str]) -> DenyEffect<'a> {
+pub fn deny_effect<'a>(
+    operator: Option<Operator>,
+    key: &str,
+    values: &[&'a str],
+) -> DenyEffect<'a> {
     let Some(op) = operator else {
         return DenyEffect::Unknown;
     };
@@ -523,13 +562,19 @@ mod tests {
     }
 
     fn restricts(operator: &str, key: &str, values: &[&str]) -> bool {
-        matches!(allow_effect(op(operator), key, values), AllowEffect::Restricts(_))
+        matches!(
+            allow_effect(op(operator), key, values),
+            AllowEffect::Restricts(_)
+        )
     }
 
     #[test]
     fn operators_parse_with_qualifiers() {
         let o = op("ForAnyValue:StringLikeIfExists").expect("known");
-        assert_eq!((o.base, o.if_exists, o.set), (Base::StringLike, true, SetQualifier::ForAnyValue));
+        assert_eq!(
+            (o.base, o.if_exists, o.set),
+            (Base::StringLike, true, SetQualifier::ForAnyValue)
+        );
         assert!(op("stringequals").is_some());
         assert!(op("NumericLessThanIfExists").is_some());
         assert!(op("StringEqualz").is_none());
@@ -538,48 +583,118 @@ mod tests {
 
     #[test]
     fn restricting_keys_restrict() {
-        assert!(restricts("StringEquals", "aws:PrincipalAccount", &["111122223333"]));
-        assert!(restricts("StringEquals", "KMS:CALLERACCOUNT", &["111122223333"]));
-        assert!(restricts("StringEquals", "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]));
-        assert!(restricts("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", &["o-a1b2c3d4e5/r-ab12/*"]));
-        assert!(restricts("ArnLike", "aws:PrincipalArn", &["arn:aws:iam::111122223333:role/*"]));
-        assert!(restricts("StringEquals", "aws:SourceVpce", &["vpce-1a2b3c4d"]));
+        assert!(restricts(
+            "StringEquals",
+            "aws:PrincipalAccount",
+            &["111122223333"]
+        ));
+        assert!(restricts(
+            "StringEquals",
+            "KMS:CALLERACCOUNT",
+            &["111122223333"]
+        ));
+        assert!(restricts(
+            "StringEquals",
+            "aws:PrincipalOrgID",
+            &["o-a1b2c3d4e5"]
+        ));
+        assert!(restricts(
+            "ForAnyValue:StringLike",
+            "aws:PrincipalOrgPaths",
+            &["o-a1b2c3d4e5/r-ab12/*"]
+        ));
+        assert!(restricts(
+            "ArnLike",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::111122223333:role/*"]
+        ));
+        assert!(restricts(
+            "StringEquals",
+            "aws:SourceVpce",
+            &["vpce-1a2b3c4d"]
+        ));
     }
 
     #[test]
     fn non_restricting_keys_and_forms_do_not() {
-        assert!(!restricts("StringEquals", "kms:ViaService", &["s3.us-east-1.amazonaws.com"]));
+        assert!(!restricts(
+            "StringEquals",
+            "kms:ViaService",
+            &["s3.us-east-1.amazonaws.com"]
+        ));
         assert!(!restricts("IpAddress", "aws:SourceIp", &["10.0.0.0/8"]));
-        assert!(!restricts("StringNotEquals", "aws:PrincipalAccount", &["111122223333"]));
-        assert!(!restricts("ForAllValues:StringEquals", "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]));
-        assert!(!restricts("StringEqualsIfExists", "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]));
-        assert!(!restricts("StringEquals", "aws:PrincipalAccount", &["${aws:PrincipalAccount}"]));
+        assert!(!restricts(
+            "StringNotEquals",
+            "aws:PrincipalAccount",
+            &["111122223333"]
+        ));
+        assert!(!restricts(
+            "ForAllValues:StringEquals",
+            "aws:PrincipalOrgID",
+            &["o-a1b2c3d4e5"]
+        ));
+        assert!(!restricts(
+            "StringEqualsIfExists",
+            "aws:PrincipalOrgID",
+            &["o-a1b2c3d4e5"]
+        ));
+        assert!(!restricts(
+            "StringEquals",
+            "aws:PrincipalAccount",
+            &["${aws:PrincipalAccount}"]
+        ));
         assert!(!restricts("Null", "aws:PrincipalOrgID", &["false"]));
-        assert!(!restricts("Bogus", "aws:PrincipalAccount", &["111122223333"]));
+        assert!(!restricts(
+            "Bogus",
+            "aws:PrincipalAccount",
+            &["111122223333"]
+        ));
     }
 
     #[test]
     fn if_exists_restricts_keys_every_request_has() {
-        assert!(restricts("StringEqualsIfExists", "aws:PrincipalAccount", &["111122223333"]));
-        assert!(restricts("ArnEqualsIfExists", "aws:PrincipalArn", &["arn:aws:iam::111122223333:role/x"]));
+        assert!(restricts(
+            "StringEqualsIfExists",
+            "aws:PrincipalAccount",
+            &["111122223333"]
+        ));
+        assert!(restricts(
+            "ArnEqualsIfExists",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::111122223333:role/x"]
+        ));
     }
 
     #[test]
     fn wildcard_only_values_restrict_nothing() {
         assert!(!restricts("StringLike", "aws:PrincipalAccount", &["*"]));
         assert!(!restricts("StringLike", "aws:PrincipalOrgID", &["o-*"]));
-        assert!(!restricts("ArnLike", "aws:PrincipalArn", &["arn:aws:iam::*:role/x"]));
-        assert!(!restricts("ArnEquals", "aws:PrincipalArn", &["arn:aws:iam::*:role/x"]));
-        assert!(!restricts("StringLike", "aws:PrincipalOrgID", &["o-a1b2c3d4e5", "*"]));
+        assert!(!restricts(
+            "ArnLike",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::*:role/x"]
+        ));
+        assert!(!restricts(
+            "ArnEquals",
+            "aws:PrincipalArn",
+            &["arn:aws:iam::*:role/x"]
+        ));
+        assert!(!restricts(
+            "StringLike",
+            "aws:PrincipalOrgID",
+            &["o-a1b2c3d4e5", "*"]
+        ));
         // A literal "*" under StringEquals matches no account: it pins the caller to nobody.
         assert!(restricts("StringEquals", "aws:PrincipalAccount", &["*"]));
     }
 
     #[test]
     fn admits_account_reads_arn_account_fields() {
-        let AllowEffect::Restricts(atom) =
-            allow_effect(op("ArnLike"), "aws:PrincipalArn", &["arn:aws:iam::111122223333:role/*"])
-        else {
+        let AllowEffect::Restricts(atom) = allow_effect(
+            op("ArnLike"),
+            "aws:PrincipalArn",
+            &["arn:aws:iam::111122223333:role/*"],
+        ) else {
             panic!("restricts")
         };
         assert_eq!(atom.admits_account("111122223333"), Some(true));
@@ -589,15 +704,27 @@ mod tests {
 
     #[test]
     fn service_scoping() {
-        assert!(scopes_service(op("StringEquals"), "aws:SourceAccount", &["111122223333"]));
+        assert!(scopes_service(
+            op("StringEquals"),
+            "aws:SourceAccount",
+            &["111122223333"]
+        ));
         assert!(scopes_service(
             op("ArnLike"),
             "kms:EncryptionContext:aws:logs:arn",
             &["arn:aws:logs:us-east-1:111122223333:*"]
         ));
         assert!(!scopes_service(op("StringLike"), "aws:SourceArn", &["*"]));
-        assert!(!scopes_service(op("StringEqualsIfExists"), "aws:SourceAccount", &["111122223333"]));
-        assert!(!scopes_service(op("StringEquals"), "kms:ViaService", &["logs.amazonaws.com"]));
+        assert!(!scopes_service(
+            op("StringEqualsIfExists"),
+            "aws:SourceAccount",
+            &["111122223333"]
+        ));
+        assert!(!scopes_service(
+            op("StringEquals"),
+            "kms:ViaService",
+            &["logs.amazonaws.com"]
+        ));
     }
 
     #[test]
@@ -605,15 +732,29 @@ mod tests {
         let limits = limits_grants_to_aws_services;
         assert!(limits(op("Bool"), "kms:GrantIsForAWSResource", &["true"]));
         assert!(!limits(op("Bool"), "kms:GrantIsForAWSResource", &["false"]));
-        assert!(!limits(op("BoolIfExists"), "kms:GrantIsForAWSResource", &["true"]));
-        assert!(limits(op("StringEquals"), "kms:ViaService", &["ec2.us-east-1.amazonaws.com"]));
+        assert!(!limits(
+            op("BoolIfExists"),
+            "kms:GrantIsForAWSResource",
+            &["true"]
+        ));
+        assert!(limits(
+            op("StringEquals"),
+            "kms:ViaService",
+            &["ec2.us-east-1.amazonaws.com"]
+        ));
         assert!(!limits(op("StringLike"), "kms:ViaService", &["*"]));
-        assert!(!limits(op("StringNotEquals"), "kms:ViaService", &["ec2.us-east-1.amazonaws.com"]));
+        assert!(!limits(
+            op("StringNotEquals"),
+            "kms:ViaService",
+            &["ec2.us-east-1.amazonaws.com"]
+        ));
     }
 
     #[test]
     fn impossible_literals_name_nobody() {
-        let AllowEffect::Restricts(atom) = allow_effect(op("StringEquals"), "kms:CallerAccount", &["*"]) else {
+        let AllowEffect::Restricts(atom) =
+            allow_effect(op("StringEquals"), "kms:CallerAccount", &["*"])
+        else {
             panic!("restricts")
         };
         assert_eq!(atom.literal_subjects(), Some(vec![]));
@@ -622,19 +763,36 @@ mod tests {
     #[test]
     fn deny_perimeters() {
         assert!(matches!(
-            deny_effect(op("StringNotEquals"), "aws:PrincipalOrgID", &["o-a1b2c3d4e5"]),
+            deny_effect(
+                op("StringNotEquals"),
+                "aws:PrincipalOrgID",
+                &["o-a1b2c3d4e5"]
+            ),
             DenyEffect::Perimeter(_)
         ));
         assert!(matches!(
-            deny_effect(op("StringNotEqualsIfExists"), "aws:PrincipalAccount", &["111122223333"]),
+            deny_effect(
+                op("StringNotEqualsIfExists"),
+                "aws:PrincipalAccount",
+                &["111122223333"]
+            ),
             DenyEffect::Perimeter(_)
         ));
         assert_eq!(
             deny_effect(op("BoolIfExists"), "aws:PrincipalIsAWSService", &["false"]),
             DenyEffect::SparesServices
         );
-        assert_eq!(deny_effect(op("StringEquals"), "aws:PrincipalOrgID", &["o-x"]), DenyEffect::Unknown);
-        assert_eq!(deny_effect(op("StringNotLike"), "aws:PrincipalOrgID", &["o-*"]), DenyEffect::Unknown);
-        assert_eq!(deny_effect(op("StringNotEquals"), "aws:SourceIp", &["1.2.3.4"]), DenyEffect::Unknown);
+        assert_eq!(
+            deny_effect(op("StringEquals"), "aws:PrincipalOrgID", &["o-x"]),
+            DenyEffect::Unknown
+        );
+        assert_eq!(
+            deny_effect(op("StringNotLike"), "aws:PrincipalOrgID", &["o-*"]),
+            DenyEffect::Unknown
+        );
+        assert_eq!(
+            deny_effect(op("StringNotEquals"), "aws:SourceIp", &["1.2.3.4"]),
+            DenyEffect::Unknown
+        );
     }
 }

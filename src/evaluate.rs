@@ -21,15 +21,33 @@ pub fn evaluate(policy: &Policy<'_>, rules: &RuleSet, ctx: &KeyContext) -> Repor
     let mut out = Collector::new(policy, rules);
 
     for problem in &policy.problems {
-        out.single(RuleId::InvalidPolicy, problem.statement, problem.span, None, problem.message.clone());
+        out.single(
+            RuleId::InvalidPolicy,
+            problem.statement,
+            problem.span,
+            None,
+            problem.message.clone(),
+        );
     }
     for (statement, facts) in policy.statements.iter().zip(&normalized.statements) {
         let at = Some(statement.index);
         if let Some(reason) = &facts.ineffective {
-            out.single(RuleId::IneffectiveStatement, at, statement.span, None, reason.clone());
+            out.single(
+                RuleId::IneffectiveStatement,
+                at,
+                statement.span,
+                None,
+                reason.clone(),
+            );
         }
         for (written, reason) in &facts.invalid_principals {
-            out.single(RuleId::InvalidPrincipal, at, statement.span, Some(written), reason.clone());
+            out.single(
+                RuleId::InvalidPrincipal,
+                at,
+                statement.span,
+                Some(written),
+                reason.clone(),
+            );
         }
         if statement.effect == Effect::Allow {
             if statement.principal.as_ref().is_some_and(|p| p.negated) {
@@ -38,7 +56,8 @@ pub fn evaluate(policy: &Policy<'_>, rules: &RuleSet, ctx: &KeyContext) -> Repor
                     at,
                     statement.span,
                     None,
-                    "`NotPrincipal` in an Allow grants to every principal except those listed".to_owned(),
+                    "`NotPrincipal` in an Allow grants to every principal except those listed"
+                        .to_owned(),
                 );
             }
             if statement.action.as_ref().is_some_and(|a| a.negated) {
@@ -110,7 +129,11 @@ impl<'r> Trust<'r> {
         let subjects = atom.literal_subjects();
         match atom.key.dimension() {
             Dimension::Account => match subjects {
-                Some(list) => untrusted_or_trusted(list.iter().filter(|a| !self.account(a)).map(|a| format!("account `{a}`"))),
+                Some(list) => untrusted_or_trusted(
+                    list.iter()
+                        .filter(|a| !self.account(a))
+                        .map(|a| format!("account `{a}`")),
+                ),
                 None if atom.key == Key::UserId => Bounds::Unjudged(vec![format!(
                     "`aws:userid` pins callers by unique id ({}); their accounts cannot be read from the policy",
                     patterns(atom)
@@ -123,7 +146,9 @@ impl<'r> Trust<'r> {
                         .filter(|o| !self.organization(o))
                         .map(|o| format!("organization `{o}`")),
                 ),
-                None => Bounds::Untrusted(vec![format!("organizations matching {}", patterns(atom))]),
+                None => {
+                    Bounds::Untrusted(vec![format!("organizations matching {}", patterns(atom))])
+                }
             },
             Dimension::Network => {
                 let trusted = &self.rules.trusted_vpc_endpoints;
@@ -140,7 +165,9 @@ impl<'r> Trust<'r> {
                             .filter(|v| !trusted.iter().any(|t| t == *v))
                             .map(|v| format!("network `{v}`")),
                     ),
-                    None => Bounds::Untrusted(vec![format!("networks matching {}", patterns(atom))]),
+                    None => {
+                        Bounds::Untrusted(vec![format!("networks matching {}", patterns(atom))])
+                    }
                 }
             }
         }
@@ -197,16 +224,25 @@ impl<'r> Trust<'r> {
             Principal::Account(a) => {
                 self.owner == Some(a)
                     || self.admins.iter().any(|p| {
-                        p == a || Arn::parse(p).is_some_and(|arn| arn.account == a && arn.resource == "root")
+                        p == a
+                            || Arn::parse(p)
+                                .is_some_and(|arn| arn.account == a && arn.resource == "root")
                     })
             }
-            Principal::Identity { arn, .. } => self.admins.iter().any(|p| glob::matches_ignore_case(p, arn)),
+            Principal::Identity { arn, .. } => self
+                .admins
+                .iter()
+                .any(|p| glob::matches_ignore_case(p, arn)),
             // `"*"` narrowed by `aws:PrincipalArn` to admins only.
             Principal::AnyAccount => grant.clauses.iter().any(|clause| {
                 clause.iter().all(|atom| {
                     atom.key == Key::PrincipalArn
                         && atom.values.iter().all(|v| {
-                            v.is_literal() && self.admins.iter().any(|p| glob::matches_ignore_case(p, v.text))
+                            v.is_literal()
+                                && self
+                                    .admins
+                                    .iter()
+                                    .any(|p| glob::matches_ignore_case(p, v.text))
                         })
                 })
             }),
@@ -217,11 +253,19 @@ impl<'r> Trust<'r> {
 
 fn untrusted_or_trusted(subjects: impl Iterator<Item = String>) -> Bounds {
     let list: Vec<String> = subjects.collect();
-    if list.is_empty() { Bounds::Trusted } else { Bounds::Untrusted(list) }
+    if list.is_empty() {
+        Bounds::Trusted
+    } else {
+        Bounds::Untrusted(list)
+    }
 }
 
 fn patterns(atom: &Atom<'_>) -> String {
-    let quoted: Vec<String> = atom.values.iter().map(|v| format!("`{}`", v.text)).collect();
+    let quoted: Vec<String> = atom
+        .values
+        .iter()
+        .map(|v| format!("`{}`", v.text))
+        .collect();
     quoted.join(", ")
 }
 
@@ -249,7 +293,10 @@ fn clause_admits(clause: &Clause<'_>, account: &str) -> Option<bool> {
 /// Whether some caller can satisfy the grant's conditions at all.
 fn reachable(grant: &Grant<'_>) -> bool {
     match account_of(grant.principal) {
-        Some(a) => !grant.clauses.iter().any(|c| clause_admits(c, a) == Some(false)),
+        Some(a) => !grant
+            .clauses
+            .iter()
+            .any(|c| clause_admits(c, a) == Some(false)),
         None => true,
     }
 }
@@ -262,16 +309,30 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
     match grant.principal {
         Principal::AnyAccount => match bounds {
             Bounds::Unbounded => out.grant(RuleId::PublicAccess, grant, grant.actions, Vec::new()),
-            Bounds::Untrusted(subjects) => out.grant(RuleId::UntrustedAccount, grant, grant.actions, subjects),
+            Bounds::Untrusted(subjects) => {
+                out.grant(RuleId::UntrustedAccount, grant, grant.actions, subjects)
+            }
             Bounds::Unjudged(notes) => notes.into_iter().for_each(|n| out.note(n)),
             Bounds::Trusted => {}
         },
-        Principal::Account(a) | Principal::Identity { account: a, .. } | Principal::Federated { account: Some(a), .. } => {
+        Principal::Account(a)
+        | Principal::Identity { account: a, .. }
+        | Principal::Federated {
+            account: Some(a), ..
+        } => {
             if !trust.account(a) && !matches!(bounds, Bounds::Trusted) {
-                out.grant(RuleId::UntrustedAccount, grant, grant.actions, vec![format!("account `{a}`")]);
+                out.grant(
+                    RuleId::UntrustedAccount,
+                    grant,
+                    grant.actions,
+                    vec![format!("account `{a}`")],
+                );
             }
         }
-        Principal::Federated { provider, account: None } => {
+        Principal::Federated {
+            provider,
+            account: None,
+        } => {
             if !matches!(bounds, Bounds::Trusted) {
                 out.grant(
                     RuleId::UntrustedAccount,
@@ -286,7 +347,12 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
                 out.grant(RuleId::UntrustedAccount, grant, grant.actions, subjects);
             }
             if !grant.service_scoped {
-                out.grant(RuleId::UnscopedServicePrincipal, grant, grant.actions, Vec::new());
+                out.grant(
+                    RuleId::UnscopedServicePrincipal,
+                    grant,
+                    grant.actions,
+                    Vec::new(),
+                );
             }
         }
         Principal::Nothing => return,
@@ -296,8 +362,16 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
     if !admin_actions.is_empty() && !owner_or_admin {
         out.grant(RuleId::UntrustedAdmin, grant, admin_actions, Vec::new());
     }
-    if grant.actions.contains(ActionSet::CREATE_GRANT) && !grant.aws_resource_grants_only && !owner_or_admin {
-        out.grant(RuleId::UnconstrainedGrant, grant, ActionSet::CREATE_GRANT, Vec::new());
+    if grant.actions.contains(ActionSet::CREATE_GRANT)
+        && !grant.aws_resource_grants_only
+        && !owner_or_admin
+    {
+        out.grant(
+            RuleId::UnconstrainedGrant,
+            grant,
+            ActionSet::CREATE_GRANT,
+            Vec::new(),
+        );
     }
 }
 
@@ -311,8 +385,13 @@ fn check_lockout(grants: &[Grant<'_>], trust: &Trust<'_>, out: &mut Collector<'_
         }
         match (trust.owner, g.principal) {
             // Owner unknown: any account or IAM principal that can call it counts.
-            (None, Principal::Account(_) | Principal::Identity { .. } | Principal::AnyAccount) => true,
-            (Some(owner), Principal::AnyAccount) => g.clauses.iter().all(|c| clause_admits(c, owner) != Some(false)),
+            (None, Principal::Account(_) | Principal::Identity { .. } | Principal::AnyAccount) => {
+                true
+            }
+            (Some(owner), Principal::AnyAccount) => g
+                .clauses
+                .iter()
+                .all(|c| clause_admits(c, owner) != Some(false)),
             _ => false,
         }
     });
@@ -368,7 +447,14 @@ impl<'p> Collector<'p> {
     }
 
     /// A finding with its own message (not merged).
-    fn single(&mut self, rule: RuleId, statement: Option<usize>, span: Span, principal: Option<&str>, message: String) {
+    fn single(
+        &mut self,
+        rule: RuleId,
+        statement: Option<usize>,
+        span: Span,
+        principal: Option<&str>,
+        message: String,
+    ) {
         if !self.rules.is_on(rule) {
             return;
         }
@@ -384,7 +470,13 @@ impl<'p> Collector<'p> {
     }
 
     /// A grant-level finding, merged with others of the same rule and statement.
-    fn grant(&mut self, rule: RuleId, grant: &Grant<'_>, actions: ActionSet, subjects: Vec<String>) {
+    fn grant(
+        &mut self,
+        rule: RuleId,
+        grant: &Grant<'_>,
+        actions: ActionSet,
+        subjects: Vec<String>,
+    ) {
         if !self.rules.is_on(rule) {
             return;
         }

@@ -43,7 +43,10 @@ impl KeyContext {
 
     /// The key's partition, when its ARN is known.
     pub fn partition(&self) -> Option<&str> {
-        self.key_arn.as_deref().and_then(Arn::parse).map(|a| a.partition)
+        self.key_arn
+            .as_deref()
+            .and_then(Arn::parse)
+            .map(|a| a.partition)
     }
 }
 
@@ -127,7 +130,8 @@ pub fn normalize<'a>(policy: &'a Policy<'_>, ctx: &KeyContext) -> Normalized<'a>
 
 fn statement_actions(statement: &Statement<'_>, facts: &mut StatementFacts<'_>) -> ActionSet {
     let Some(names) = &statement.action else {
-        facts.ineffective = Some("the statement has no `Action` or `NotAction`, so it has no effect".to_owned());
+        facts.ineffective =
+            Some("the statement has no `Action` or `NotAction`, so it has no effect".to_owned());
         return ActionSet::EMPTY;
     };
     let mut set = ActionSet::EMPTY;
@@ -146,11 +150,16 @@ fn statement_actions(statement: &Statement<'_>, facts: &mut StatementFacts<'_>) 
     set
 }
 
-fn statement_applies(statement: &Statement<'_>, ctx: &KeyContext, facts: &mut StatementFacts<'_>) -> Applies {
+fn statement_applies(
+    statement: &Statement<'_>,
+    ctx: &KeyContext,
+    facts: &mut StatementFacts<'_>,
+) -> Applies {
     let Some(resource) = &statement.resource else {
         if facts.ineffective.is_none() {
-            facts.ineffective =
-                Some("the statement has no `Resource` or `NotResource`, so it has no effect".to_owned());
+            facts.ineffective = Some(
+                "the statement has no `Resource` or `NotResource`, so it has no effect".to_owned(),
+            );
         }
         return Applies::No;
     };
@@ -158,7 +167,11 @@ fn statement_applies(statement: &Statement<'_>, ctx: &KeyContext, facts: &mut St
     if applies == Applies::No && facts.ineffective.is_none() {
         facts.ineffective = Some(format!(
             "`{}` does not cover this key, so the statement has no effect",
-            if resource.negated { "NotResource" } else { "Resource" }
+            if resource.negated {
+                "NotResource"
+            } else {
+                "Resource"
+            }
         ));
     }
     applies
@@ -200,7 +213,11 @@ fn pattern_applies(pattern: &str, ctx: &KeyContext) -> Applies {
     }
     // Key unknown: could the pattern name a KMS key of the owner?
     let Some(arn) = Arn::parse(pattern) else {
-        return if glob::is_only_wildcards(pattern) { Applies::Yes } else { Applies::No };
+        return if glob::is_only_wildcards(pattern) {
+            Applies::Yes
+        } else {
+            Applies::No
+        };
     };
     let service_ok = glob::matches(arn.service, "kms");
     let account_ok = match &ctx.account {
@@ -245,7 +262,9 @@ fn statement_principals<'a>(
     for entry in &p.entries {
         let c = principal::classify(entry.kind, &entry.value, ctx.partition());
         if let Some(reason) = c.invalid {
-            facts.invalid_principals.push((entry.value.as_ref(), reason));
+            facts
+                .invalid_principals
+                .push((entry.value.as_ref(), reason));
         }
         if c.principal != Principal::Nothing {
             out.push((c.principal, entry.value.as_ref()));
@@ -294,7 +313,12 @@ fn allow_grants<'a>(
     }
 }
 
-fn apply_deny<'a>(deny: &'a Statement<'_>, deny_actions: ActionSet, ctx: &KeyContext, grants: &mut Vec<Grant<'a>>) {
+fn apply_deny<'a>(
+    deny: &'a Statement<'_>,
+    deny_actions: ActionSet,
+    ctx: &KeyContext,
+    grants: &mut Vec<Grant<'a>>,
+) {
     let Some(deny_principals) = &deny.principal else {
         return;
     };
@@ -356,7 +380,9 @@ fn deny_covers(deny: &Principals<'_>, grant: &Grant<'_>, ctx: &KeyContext) -> bo
     if star {
         return true;
     }
-    classified.iter().any(|e| denied_entry_covers(*e, grant.principal))
+    classified
+        .iter()
+        .any(|e| denied_entry_covers(*e, grant.principal))
 }
 
 fn account_of<'a>(p: Principal<'a>) -> Option<&'a str> {
@@ -380,7 +406,9 @@ fn denied_entry_covers(denied: Principal<'_>, granted: Principal<'_>) -> bool {
         (Principal::Account(a), g) => account_of(g) == Some(a),
         (Principal::Identity { arn: x, .. }, Principal::Identity { arn: y, .. }) => x == y,
         (Principal::Service(x), Principal::Service(y)) => x == y,
-        (Principal::Federated { provider: x, .. }, Principal::Federated { provider: y, .. }) => x == y,
+        (Principal::Federated { provider: x, .. }, Principal::Federated { provider: y, .. }) => {
+            x == y
+        }
         _ => false,
     }
 }
@@ -404,7 +432,13 @@ mod tests {
         normalize(&policy, &ctx)
             .grants
             .iter()
-            .map(|g| (g.written.to_owned(), g.actions.display_names(), g.clauses.len()))
+            .map(|g| {
+                (
+                    g.written.to_owned(),
+                    g.actions.display_names(),
+                    g.clauses.len(),
+                )
+            })
             .collect()
     }
 
@@ -415,7 +449,10 @@ mod tests {
         let text = r#"{"Statement":[
           {"Effect":"Allow","Principal":"*","Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"},
           {"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
-        assert_eq!(grants_of(text, OWNER), [("*".to_owned(), vec!["kms:Encrypt".to_owned()], 0)]);
+        assert_eq!(
+            grants_of(text, OWNER),
+            [("*".to_owned(), vec!["kms:Encrypt".to_owned()], 0)]
+        );
     }
 
     #[test]
@@ -436,7 +473,10 @@ mod tests {
           {"Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"},
           {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
            "Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#;
-        assert_eq!(grants_of(text, OWNER), [("*".to_owned(), vec!["kms:Decrypt".to_owned()], 0)]);
+        assert_eq!(
+            grants_of(text, OWNER),
+            [("*".to_owned(), vec!["kms:Decrypt".to_owned()], 0)]
+        );
     }
 
     #[test]
@@ -466,7 +506,12 @@ mod tests {
         .expect("valid");
         let n = normalize(&policy, &KeyContext::for_account(Some(OWNER)));
         assert!(n.grants.is_empty());
-        assert!(n.statements[0].ineffective.as_deref().is_some_and(|r| r.contains("does not cover")));
+        assert!(
+            n.statements[0]
+                .ineffective
+                .as_deref()
+                .is_some_and(|r| r.contains("does not cover"))
+        );
 
         let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
         let other = Policy::parse(&format!(
@@ -475,7 +520,11 @@ mod tests {
         ))
         .expect("valid")
         .into_owned();
-        assert!(normalize(&other, &KeyContext::for_key_arn(key)).grants.is_empty());
+        assert!(
+            normalize(&other, &KeyContext::for_key_arn(key))
+                .grants
+                .is_empty()
+        );
     }
 
     #[test]

@@ -47,10 +47,14 @@ pub fn is_account_id(text: &str) -> bool {
 /// Whether `text` looks like an IAM unique id (`AIDA…`, `AROA…`, …): what KMS shows in a
 /// policy for a principal that was deleted.
 pub fn is_unique_id(text: &str) -> bool {
-    const PREFIXES: [&str; 8] = ["AIDA", "AROA", "AGPA", "AIPA", "ANPA", "ANVA", "ASIA", "AKIA"];
+    const PREFIXES: [&str; 8] = [
+        "AIDA", "AROA", "AGPA", "AIPA", "ANPA", "ANVA", "ASIA", "AKIA",
+    ];
     text.len() >= 16
         && PREFIXES.iter().any(|p| text.starts_with(p))
-        && text.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// The meaning of one principal entry.
@@ -108,14 +112,18 @@ impl<'a> Classified<'a> {
 }
 
 /// Classifies one principal entry; `partition` is the key's, when known.
-pub fn classify<'a>(kind: PrincipalType, value: &'a str, partition: Option<&str>) -> Classified<'a> {
+pub fn classify<'a>(
+    kind: PrincipalType,
+    value: &'a str,
+    partition: Option<&str>,
+) -> Classified<'a> {
     match kind {
         PrincipalType::Aws => classify_aws(value, partition),
         PrincipalType::Service => {
             let valid = value.contains('.')
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+                && value.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'
+                });
             if valid {
                 Classified::ok(Principal::Service(value))
             } else {
@@ -235,12 +243,19 @@ mod tests {
 
     #[test]
     fn account_forms_are_the_account() {
-        assert_eq!(aws("111122223333").principal, Principal::Account("111122223333"));
+        assert_eq!(
+            aws("111122223333").principal,
+            Principal::Account("111122223333")
+        );
         assert_eq!(
             aws("arn:aws:iam::111122223333:root").principal,
             Principal::Account("111122223333")
         );
-        let cn = classify(PrincipalType::Aws, "arn:aws-cn:iam::111122223333:root", Some("aws-cn"));
+        let cn = classify(
+            PrincipalType::Aws,
+            "arn:aws-cn:iam::111122223333:root",
+            Some("aws-cn"),
+        );
         assert_eq!(cn.principal, Principal::Account("111122223333"));
     }
 
@@ -253,7 +268,13 @@ mod tests {
         ] {
             let c = aws(arn);
             assert_eq!(c.invalid, None, "{arn}");
-            assert!(matches!(c.principal, Principal::Identity { account: "111122223333", .. }));
+            assert!(matches!(
+                c.principal,
+                Principal::Identity {
+                    account: "111122223333",
+                    ..
+                }
+            ));
         }
     }
 
@@ -279,15 +300,23 @@ mod tests {
             assert!(aws(v).invalid.is_some(), "{v} should be invalid");
         }
         assert!(
-            classify(PrincipalType::CanonicalUser, "79a59df900b949e55d96a1e698fbaced", None)
-                .invalid
-                .is_some()
+            classify(
+                PrincipalType::CanonicalUser,
+                "79a59df900b949e55d96a1e698fbaced",
+                None
+            )
+            .invalid
+            .is_some()
         );
     }
 
     #[test]
     fn partition_is_parsed_not_assumed() {
-        let c = classify(PrincipalType::Aws, "arn:aws-us-gov:iam::111122223333:role/x", None);
+        let c = classify(
+            PrincipalType::Aws,
+            "arn:aws-us-gov:iam::111122223333:role/x",
+            None,
+        );
         assert_eq!(c.invalid, None);
     }
 
@@ -297,10 +326,27 @@ mod tests {
             classify(PrincipalType::Service, "logs.us-east-1.amazonaws.com", None).principal,
             Principal::Service("logs.us-east-1.amazonaws.com")
         );
-        assert!(classify(PrincipalType::Service, "*", None).invalid.is_some());
-        let saml = classify(PrincipalType::Federated, "arn:aws:iam::111122223333:saml-provider/Okta", None);
-        assert!(matches!(saml.principal, Principal::Federated { account: Some("111122223333"), .. }));
+        assert!(
+            classify(PrincipalType::Service, "*", None)
+                .invalid
+                .is_some()
+        );
+        let saml = classify(
+            PrincipalType::Federated,
+            "arn:aws:iam::111122223333:saml-provider/Okta",
+            None,
+        );
+        assert!(matches!(
+            saml.principal,
+            Principal::Federated {
+                account: Some("111122223333"),
+                ..
+            }
+        ));
         let google = classify(PrincipalType::Federated, "accounts.google.com", None);
-        assert!(matches!(google.principal, Principal::Federated { account: None, .. }));
+        assert!(matches!(
+            google.principal,
+            Principal::Federated { account: None, .. }
+        ));
     }
 }

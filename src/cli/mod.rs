@@ -32,7 +32,11 @@ impl From<Exit> for ExitCode {
 }
 
 #[derive(Parser)]
-#[command(name = "kms-guardrail", version, about = "Keeps AWS KMS key policies safe")]
+#[command(
+    name = "kms-guardrail",
+    version,
+    about = "Keeps AWS KMS key policies safe"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,7 +89,11 @@ fn parse_account(s: &str) -> Result<String, String> {
 
 fn parse_key_arn(s: &str) -> Result<String, String> {
     match Arn::parse(s) {
-        Some(arn) if arn.service == "kms" && arn.resource.starts_with("key/") && is_account_id(arn.account) => {
+        Some(arn)
+            if arn.service == "kms"
+                && arn.resource.starts_with("key/")
+                && is_account_id(arn.account) =>
+        {
             Ok(s.to_owned())
         }
         _ => Err(format!("`{s}` is not a KMS key ARN")),
@@ -105,7 +113,13 @@ pub fn main() -> ExitCode {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    run(std::env::args_os(), &mut stdin.lock(), &mut stdout.lock(), &mut stderr.lock()).into()
+    run(
+        std::env::args_os(),
+        &mut stdin.lock(),
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )
+    .into()
 }
 
 /// Runs the CLI: parses `args`, checks, prints, and returns the exit status.
@@ -124,8 +138,15 @@ pub fn run(
         }
         Err(e) => {
             let rendered = e.to_string();
-            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
-            let _ = writeln!(stderr, "kms-guardrail: {} (see --help)", first.trim_start_matches("error: "));
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            let _ = writeln!(
+                stderr,
+                "kms-guardrail: {} (see --help)",
+                first.trim_start_matches("error: ")
+            );
             return Exit::CouldNotCheck;
         }
     };
@@ -133,7 +154,12 @@ pub fn run(
     check(args, stdin, stdout, stderr)
 }
 
-fn check(args: CheckArgs, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
+fn check(
+    args: CheckArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Exit {
     let rules = match &args.rules {
         None => RuleSet::default(),
         Some(path) => match std::fs::read_to_string(path)
@@ -165,7 +191,11 @@ fn check(args: CheckArgs, stdin: &mut dyn Read, stdout: &mut dyn Write, stderr: 
                 Err(e) => Err(e.to_string()),
             });
             Checked {
-                source: if source == "-" { "stdin".to_owned() } else { source.clone() },
+                source: if source == "-" {
+                    "stdin".to_owned()
+                } else {
+                    source.clone()
+                },
                 outcome,
             }
         })

@@ -12,7 +12,11 @@ fn line_of(text: &str, finding: &Finding) -> usize {
     line_column(text, finding.span.start).0
 }
 
-pub(super) fn human(results: &[Checked], out: &mut dyn Write, err: &mut dyn Write) -> io::Result<()> {
+pub(super) fn human(
+    results: &[Checked],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> io::Result<()> {
     let (mut compliant, mut violating, mut failed) = (0, 0, 0);
     for r in results {
         match &r.outcome {
@@ -27,7 +31,12 @@ pub(super) fn human(results: &[Checked], out: &mut dyn Write, err: &mut dyn Writ
                 } else {
                     violating += 1;
                     let n = report.findings.len();
-                    writeln!(out, "{}: {n} violation{}", r.source, if n == 1 { "" } else { "s" })?;
+                    writeln!(
+                        out,
+                        "{}: {n} violation{}",
+                        r.source,
+                        if n == 1 { "" } else { "s" }
+                    )?;
                 }
                 for f in &report.findings {
                     let place = match (f.statement, &f.sid) {

@@ -358,7 +358,9 @@ impl<'a> Reader<'a> {
     }
 
     fn escape(&mut self, out: &mut String) -> Step<()> {
-        let c = self.peek().ok_or_else(|| self.fail("unterminated escape"))?;
+        let c = self
+            .peek()
+            .ok_or_else(|| self.fail("unterminated escape"))?;
         self.pos += 1;
         let ch = match c {
             b'"' => '"',
@@ -460,7 +462,10 @@ mod tests {
     fn spans_cover_each_value() {
         let text = r#" {"a": [1, "x"]} "#;
         let doc = ok(text);
-        assert_eq!(&text[doc.root.span.start..doc.root.span.end], r#"{"a": [1, "x"]}"#);
+        assert_eq!(
+            &text[doc.root.span.start..doc.root.span.end],
+            r#"{"a": [1, "x"]}"#
+        );
         let Value::Object(members) = &doc.root.value else {
             panic!("object expected")
         };
@@ -491,8 +496,14 @@ mod tests {
         let Value::Array(items) = doc.root.value else {
             panic!("array expected")
         };
-        assert!(matches!(&items[0].value, Value::String(Cow::Borrowed("plain"))));
-        assert_eq!(items[1].value, Value::String(Cow::Owned("a\"b\\c\u{e9}\u{1F600}".into())));
+        assert!(matches!(
+            &items[0].value,
+            Value::String(Cow::Borrowed("plain"))
+        ));
+        assert_eq!(
+            items[1].value,
+            Value::String(Cow::Owned("a\"b\\c\u{e9}\u{1F600}".into()))
+        );
     }
 
     #[test]
@@ -508,8 +519,21 @@ mod tests {
     #[test]
     fn rejects_what_json_rejects() {
         for bad in [
-            "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "tru", "\"\\x\"", "\"a\nb\"", "[1] 2",
-            "\"\\ud800\"", "\"\\udc00x\"", "NaN", "{'a':1}",
+            "",
+            "{",
+            "[1,]",
+            "{\"a\" 1}",
+            "01",
+            "1.",
+            "-",
+            "tru",
+            "\"\\x\"",
+            "\"a\nb\"",
+            "[1] 2",
+            "\"\\ud800\"",
+            "\"\\udc00x\"",
+            "NaN",
+            "{'a':1}",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
         }

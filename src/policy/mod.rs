@@ -169,17 +169,23 @@ impl<'a> Policy<'a> {
         };
         let mut builder = Builder::default();
         builder.check_text(text);
+        let mut policy = builder.policy(members, document.root.span);
         for duplicate in &document.duplicates {
-            builder.problem(
-                None,
-                duplicate.span,
-                format!(
+            let statement = policy
+                .statements
+                .iter()
+                .find(|s| s.span.start <= duplicate.span.start && duplicate.span.end <= s.span.end)
+                .map(|s| s.index);
+            policy.problems.push(Problem {
+                statement,
+                span: duplicate.span,
+                message: format!(
                     "duplicate member `{}`: JSON readers disagree on which one counts",
                     duplicate.key
                 ),
-            );
+            });
         }
-        let policy = builder.policy(members, document.root.span);
+        policy.problems.sort_by_key(|p| p.span.start);
         Ok(policy)
     }
 
@@ -349,7 +355,10 @@ impl Builder {
                             self.problem(
                                 Some(index),
                                 item.span,
-                                format!("a statement must be an object, found {}", other.type_name()),
+                                format!(
+                                    "a statement must be an object, found {}",
+                                    other.type_name()
+                                ),
                             );
                             statements.push(Statement::empty(index, item.span));
                         }
@@ -371,7 +380,12 @@ impl Builder {
         }
     }
 
-    fn statement<'a>(&mut self, index: usize, members: Vec<Member<'a>>, span: Span) -> Statement<'a> {
+    fn statement<'a>(
+        &mut self,
+        index: usize,
+        members: Vec<Member<'a>>,
+        span: Span,
+    ) -> Statement<'a> {
         let at = Some(index);
         let mut statement = Statement::empty(index, span);
         let mut effect_seen = false;
@@ -397,7 +411,13 @@ impl Builder {
                 }
                 "Principal" | "NotPrincipal" => {
                     let principals = self.principals(at, key == "NotPrincipal", member.node);
-                    self.set_once(at, member.key_span, &mut statement.principal, principals, "Principal");
+                    self.set_once(
+                        at,
+                        member.key_span,
+                        &mut statement.principal,
+                        principals,
+                        "Principal",
+                    );
                 }
                 "Action" | "NotAction" => {
                     let names = self.names(at, key == "NotAction", member.node, key);
@@ -405,7 +425,13 @@ impl Builder {
                 }
                 "Resource" | "NotResource" => {
                     let names = self.names(at, key == "NotResource", member.node, key);
-                    self.set_once(at, member.key_span, &mut statement.resource, names, "Resource");
+                    self.set_once(
+                        at,
+                        member.key_span,
+                        &mut statement.resource,
+                        names,
+                        "Resource",
+                    );
                 }
                 "Condition" => self.conditions(at, member.node, &mut statement.conditions),
                 other => self.problem(
@@ -430,7 +456,14 @@ impl Builder {
 
     /// Keeps the later of `Principal`/`NotPrincipal` pairs (as a duplicate member would be
     /// read) and reports that both forms were given.
-    fn set_once<T>(&mut self, at: Option<usize>, span: Span, slot: &mut Option<T>, value: T, element: &str) {
+    fn set_once<T>(
+        &mut self,
+        at: Option<usize>,
+        span: Span,
+        slot: &mut Option<T>,
+        value: T,
+        element: &str,
+    ) {
         if slot.is_some() {
             self.problem(
                 at,
@@ -441,7 +474,12 @@ impl Builder {
         *slot = Some(value);
     }
 
-    fn string<'a>(&mut self, at: Option<usize>, node: &Node<'a>, what: &str) -> Option<Cow<'a, str>> {
+    fn string<'a>(
+        &mut self,
+        at: Option<usize>,
+        node: &Node<'a>,
+        what: &str,
+    ) -> Option<Cow<'a, str>> {
         match &node.value {
             Value::String(s) => Some(s.clone()),
             other => {
@@ -457,7 +495,12 @@ impl Builder {
 
     /// A string or a list of strings; numbers and booleans are taken in their JSON
     /// spelling (IAM does the same), anything else is a problem and skipped.
-    fn string_list<'a>(&mut self, at: Option<usize>, node: Node<'a>, what: &str) -> Vec<Cow<'a, str>> {
+    fn string_list<'a>(
+        &mut self,
+        at: Option<usize>,
+        node: Node<'a>,
+        what: &str,
+    ) -> Vec<Cow<'a, str>> {
         let mut out = Vec::new();
         match node.value {
             Value::Array(items) => {
@@ -471,7 +514,13 @@ impl Builder {
         out
     }
 
-    fn scalar<'a>(&mut self, at: Option<usize>, node: Node<'a>, what: &str, out: &mut Vec<Cow<'a, str>>) {
+    fn scalar<'a>(
+        &mut self,
+        at: Option<usize>,
+        node: Node<'a>,
+        what: &str,
+        out: &mut Vec<Cow<'a, str>>,
+    ) {
         match node.value {
             Value::String(s) => out.push(s),
             Value::Number(n) => out.push(Cow::Borrowed(n)),
@@ -487,14 +536,25 @@ impl Builder {
         }
     }
 
-    fn names<'a>(&mut self, at: Option<usize>, negated: bool, node: Node<'a>, what: &str) -> Names<'a> {
+    fn names<'a>(
+        &mut self,
+        at: Option<usize>,
+        negated: bool,
+        node: Node<'a>,
+        what: &str,
+    ) -> Names<'a> {
         Names {
             negated,
             values: self.string_list(at, node, what),
         }
     }
 
-    fn principals<'a>(&mut self, at: Option<usize>, negated: bool, node: Node<'a>) -> Principals<'a> {
+    fn principals<'a>(
+        &mut self,
+        at: Option<usize>,
+        negated: bool,
+        node: Node<'a>,
+    ) -> Principals<'a> {
         let what = if negated { "NotPrincipal" } else { "Principal" };
         let mut principals = Principals {
             negated,
@@ -527,7 +587,10 @@ impl Builder {
             other => self.problem(
                 at,
                 node.span,
-                format!("`{what}` must be `\"*\"` or an object, found {}", describe(&other)),
+                format!(
+                    "`{what}` must be `\"*\"` or an object, found {}",
+                    describe(&other)
+                ),
             ),
         }
         principals
@@ -538,7 +601,10 @@ impl Builder {
             self.problem(
                 at,
                 node.span,
-                format!("`Condition` must be an object, found {}", node.value.type_name()),
+                format!(
+                    "`Condition` must be an object, found {}",
+                    node.value.type_name()
+                ),
             );
             return;
         };
@@ -610,9 +676,13 @@ mod tests {
 
     #[test]
     fn statement_may_be_an_object_or_a_list() {
-        let one = parse(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#);
+        let one = parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#,
+        );
         assert_eq!(one.statements.len(), 1);
-        let two = parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":["kms:Decrypt"],"Resource":["*"]}]}"#);
+        let two = parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"},{"Effect":"Deny","Principal":"*","Action":["kms:Decrypt"],"Resource":["*"]}]}"#,
+        );
         assert_eq!(two.statements.len(), 2);
         assert_eq!(two.statements[1].effect, Effect::Deny);
         assert!(two.problems.is_empty(), "{:?}", two.problems);
@@ -624,7 +694,11 @@ mod tests {
             r#"{"Statement":{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com","AWS":["111122223333","arn:aws:iam::444455556666:root"]},"Action":"kms:*","Resource":"*"}}"#,
         );
         let principal = p.statements[0].principal.as_ref().expect("principal");
-        let got: Vec<_> = principal.entries.iter().map(|e| (e.kind, e.value.as_ref())).collect();
+        let got: Vec<_> = principal
+            .entries
+            .iter()
+            .map(|e| (e.kind, e.value.as_ref()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -637,16 +711,24 @@ mod tests {
 
     #[test]
     fn kms_rejections_are_problems_not_errors() {
-        let p = parse(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Permit","Action":"kms:*","Resource":"*"}]}"#);
+        let p = parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Permit","Action":"kms:*","Resource":"*"}]}"#,
+        );
         let m = messages(&p);
-        assert!(m.iter().any(|m| m.contains("`Effect` must be `Allow` or `Deny`")), "{m:?}");
+        assert!(
+            m.iter()
+                .any(|m| m.contains("`Effect` must be `Allow` or `Deny`")),
+            "{m:?}"
+        );
         assert!(m.iter().any(|m| m.contains("no `Principal`")), "{m:?}");
         assert_eq!(p.statements[0].effect, Effect::Invalid);
     }
 
     #[test]
     fn duplicate_members_are_problems() {
-        let p = parse(r#"{"Statement":{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#);
+        let p = parse(
+            r#"{"Statement":{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}"#,
+        );
         assert!(messages(&p)[0].starts_with("duplicate member `Effect`"));
         // The later member is the one modelled, as most JSON readers would.
         assert_eq!(p.statements[0].effect, Effect::Allow);
@@ -670,8 +752,15 @@ mod tests {
         assert!(messages(&bad_char).iter().any(|m| m.contains("U+2603")));
         let latin1 = parse("{\"Statement\":[],\"Id\":\"caf\u{e9}\"}");
         assert!(!messages(&latin1).iter().any(|m| m.contains("character")));
-        let long = format!("{{\"Statement\":[],\"Id\":\"{}\"}}", "a".repeat(MAX_POLICY_CHARS));
-        assert!(messages(&parse(&long)).iter().any(|m| m.contains("at most 32768")));
+        let long = format!(
+            "{{\"Statement\":[],\"Id\":\"{}\"}}",
+            "a".repeat(MAX_POLICY_CHARS)
+        );
+        assert!(
+            messages(&parse(&long))
+                .iter()
+                .any(|m| m.contains("at most 32768"))
+        );
     }
 
     #[test]
@@ -680,7 +769,10 @@ mod tests {
             Policy::parse("[]").unwrap_err().to_string(),
             "a key policy must be a JSON object, found an array"
         );
-        assert!(matches!(Policy::parse("{").unwrap_err(), ParseError::Json(_)));
+        assert!(matches!(
+            Policy::parse("{").unwrap_err(),
+            ParseError::Json(_)
+        ));
     }
 
     #[test]

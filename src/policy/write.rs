@@ -48,7 +48,11 @@ fn statement(s: &Statement<'_>) -> String {
 }
 
 fn principals(p: &Principals<'_>) -> String {
-    let name = if p.negated { "NotPrincipal" } else { "Principal" };
+    let name = if p.negated {
+        "NotPrincipal"
+    } else {
+        "Principal"
+    };
     if p.star {
         return format!("\"{name}\": \"*\"");
     }

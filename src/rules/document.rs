@@ -78,14 +78,26 @@ macro_rules! checked_string {
 }
 
 checked_string!(AccountId, is_account_id, "a 12-digit AWS account id");
-checked_string!(OrgId, is_org_id, "an organization id (o- and 10 to 32 lowercase letters or digits)");
-checked_string!(NetworkId, is_network_id, "a VPC endpoint id (vpce-…) or VPC id (vpc-…)");
+checked_string!(
+    OrgId,
+    is_org_id,
+    "an organization id (o- and 10 to 32 lowercase letters or digits)"
+);
+checked_string!(
+    NetworkId,
+    is_network_id,
+    "a VPC endpoint id (vpce-…) or VPC id (vpc-…)"
+);
 checked_string!(
     AdminPattern,
     is_admin_pattern,
     "an account id or an IAM principal ARN (`${account}` for the key's owner, `*` allowed in the name)"
 );
-checked_string!(KeyRef, is_key_ref, "a key ARN, key id, alias ARN or alias/ name");
+checked_string!(
+    KeyRef,
+    is_key_ref,
+    "a key ARN, key id, alias ARN or alias/ name"
+);
 
 struct Version;
 impl<'de> Deserialize<'de> for Version {
@@ -102,7 +114,9 @@ impl<'de> Deserialize<'de> for Version {
 fn is_org_id(s: &str) -> bool {
     s.strip_prefix("o-").is_some_and(|rest| {
         (10..=32).contains(&rest.len())
-            && rest.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
     })
 }
 
@@ -129,9 +143,11 @@ fn is_admin_pattern(s: &str) -> bool {
 
 fn is_key_ref(s: &str) -> bool {
     if let Some(arn) = Arn::parse(s) {
-        return arn.service == "kms" && (arn.resource.starts_with("key/") || arn.resource.starts_with("alias/"));
+        return arn.service == "kms"
+            && (arn.resource.starts_with("key/") || arn.resource.starts_with("alias/"));
     }
-    let id_like = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let id_like =
+        |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     s.strip_prefix("alias/").is_some_and(|a| !a.is_empty()) || id_like(s)
 }
 
@@ -139,8 +155,8 @@ pub(super) fn parse(text: &str) -> Result<RuleSet, RulesError> {
     if text.trim().is_empty() {
         return Err(RulesError::Empty);
     }
-    let raw: RawDocument =
-        serde_yaml_ng::from_str(text).map_err(|e| RulesError::Invalid(first_line(&e.to_string())))?;
+    let raw: RawDocument = serde_yaml_ng::from_str(text)
+        .map_err(|e| RulesError::Invalid(first_line(&e.to_string())))?;
     let mut rules = RuleSet {
         account: raw.account.map(|a| a.0),
         trusted_accounts: raw.trusted_accounts.into_iter().map(|a| a.0).collect(),
@@ -201,20 +217,33 @@ rules:
 
     #[test]
     fn errors_name_the_field() {
-        assert!(err("version: 1\ntrusted_accounts: [\"444455556666\", \"12345\"]")
-            .starts_with("invalid rules: trusted_accounts[1]: `12345` is not a 12-digit AWS account id"));
-        assert!(err("version: 1\nrules:\n  public-acess: revert").contains("rules: unknown variant `public-acess`"));
-        assert!(err("version: 1\nrules:\n  public-access: block").contains("rules.public-access: unknown variant `block`"));
+        assert!(
+            err("version: 1\ntrusted_accounts: [\"444455556666\", \"12345\"]").starts_with(
+                "invalid rules: trusted_accounts[1]: `12345` is not a 12-digit AWS account id"
+            )
+        );
+        assert!(
+            err("version: 1\nrules:\n  public-acess: revert")
+                .contains("rules: unknown variant `public-acess`")
+        );
+        assert!(
+            err("version: 1\nrules:\n  public-access: block")
+                .contains("rules.public-access: unknown variant `block`")
+        );
         assert!(err("version: 1\ntrusted_acounts: []").contains("unknown field `trusted_acounts`"));
         assert!(err("version: 2").starts_with("invalid rules: version `2` is not supported"));
         assert!(err("trusted_accounts: []").contains("missing field `version`"));
-        assert!(err("version: 1\nadmins: [\"arn:aws:iam::${acount}:role/X\"]").starts_with("invalid rules: admins[0]:"));
+        assert!(
+            err("version: 1\nadmins: [\"arn:aws:iam::${acount}:role/X\"]")
+                .starts_with("invalid rules: admins[0]:")
+        );
     }
 
     #[test]
     fn unquoted_account_ids_keep_their_leading_zeros() {
         // YAML would read 044455556666 as a number; the document is read as written.
-        let rules = parse("version: 1\ntrusted_accounts: [044455556666, 444455556666]").expect("valid");
+        let rules =
+            parse("version: 1\ntrusted_accounts: [044455556666, 444455556666]").expect("valid");
         assert_eq!(rules.trusted_accounts, ["044455556666", "444455556666"]);
     }
 

@@ -91,9 +91,9 @@ impl RuleId {
             | RuleId::UntrustedAdmin
             | RuleId::AllowNotPrincipal
             | RuleId::InvalidPolicy => Severity::High,
-            RuleId::AllowNotAction | RuleId::UnconstrainedGrant | RuleId::UnscopedServicePrincipal => {
-                Severity::Medium
-            }
+            RuleId::AllowNotAction
+            | RuleId::UnconstrainedGrant
+            | RuleId::UnscopedServicePrincipal => Severity::Medium,
             RuleId::InvalidPrincipal | RuleId::IneffectiveStatement => Severity::Low,
         }
     }
@@ -101,17 +101,39 @@ impl RuleId {
     /// One sentence on what the rule flags (SARIF rule descriptions, `--help`).
     pub fn description(self) -> &'static str {
         match self {
-            RuleId::PublicAccess => "An Allow statement reaches any AWS account: no condition pins the caller's account, organization or network.",
-            RuleId::UntrustedAccount => "An Allow statement reaches an account other than the key's owner and the trusted accounts, or an organization outside the trusted organizations.",
-            RuleId::UntrustedAdmin => "Key-administration actions are granted to a principal that is neither the owner account nor a listed admin.",
-            RuleId::LockoutRisk => "Neither the owner account nor any listed admin can call kms:PutKeyPolicy: the key is, or is about to be, unmanageable.",
-            RuleId::AllowNotPrincipal => "NotPrincipal in an Allow statement grants to every principal not listed.",
-            RuleId::AllowNotAction => "NotAction in an Allow statement grants every key action not listed, including ones added later.",
-            RuleId::UnconstrainedGrant => "kms:CreateGrant is granted to a principal other than the owner account and admins without kms:GrantIsForAWSResource = true.",
-            RuleId::UnscopedServicePrincipal => "A service principal is granted actions without an aws:SourceAccount, aws:SourceArn or encryption-context condition (confused deputy).",
-            RuleId::InvalidPrincipal => "A principal KMS would reject or that no longer exists (unique ids, malformed ARNs).",
-            RuleId::IneffectiveStatement => "A statement that grants or denies nothing (missing Action or Resource, a Resource that does not cover the key).",
-            RuleId::InvalidPolicy => "The document is one KMS would reject: duplicate members, unknown Effect, missing Principal, too long, disallowed characters.",
+            RuleId::PublicAccess => {
+                "An Allow statement reaches any AWS account: no condition pins the caller's account, organization or network."
+            }
+            RuleId::UntrustedAccount => {
+                "An Allow statement reaches an account other than the key's owner and the trusted accounts, or an organization outside the trusted organizations."
+            }
+            RuleId::UntrustedAdmin => {
+                "Key-administration actions are granted to a principal that is neither the owner account nor a listed admin."
+            }
+            RuleId::LockoutRisk => {
+                "Neither the owner account nor any listed admin can call kms:PutKeyPolicy: the key is, or is about to be, unmanageable."
+            }
+            RuleId::AllowNotPrincipal => {
+                "NotPrincipal in an Allow statement grants to every principal not listed."
+            }
+            RuleId::AllowNotAction => {
+                "NotAction in an Allow statement grants every key action not listed, including ones added later."
+            }
+            RuleId::UnconstrainedGrant => {
+                "kms:CreateGrant is granted to a principal other than the owner account and admins without kms:GrantIsForAWSResource = true."
+            }
+            RuleId::UnscopedServicePrincipal => {
+                "A service principal is granted actions without an aws:SourceAccount, aws:SourceArn or encryption-context condition (confused deputy)."
+            }
+            RuleId::InvalidPrincipal => {
+                "A principal KMS would reject or that no longer exists (unique ids, malformed ARNs)."
+            }
+            RuleId::IneffectiveStatement => {
+                "A statement that grants or denies nothing (missing Action or Resource, a Resource that does not cover the key)."
+            }
+            RuleId::InvalidPolicy => {
+                "The document is one KMS would reject: duplicate members, unknown Effect, missing Principal, too long, disallowed characters."
+            }
         }
     }
 }
@@ -219,7 +241,11 @@ mod tests {
     #[test]
     fn defaults_alert_on_everything() {
         let rules = RuleSet::default();
-        assert!(RuleId::ALL.iter().all(|&r| rules.action(r) == RuleAction::Alert));
+        assert!(
+            RuleId::ALL
+                .iter()
+                .all(|&r| rules.action(r) == RuleAction::Alert)
+        );
     }
 
     #[test]
@@ -231,8 +257,14 @@ mod tests {
         ];
         assert_eq!(
             rules.admins_for(Some("111122223333")),
-            ["arn:aws:iam::111122223333:role/KeyAdmin", "arn:aws:iam::999988887777:role/Security"]
+            [
+                "arn:aws:iam::111122223333:role/KeyAdmin",
+                "arn:aws:iam::999988887777:role/Security"
+            ]
         );
-        assert_eq!(rules.admins_for(None), ["arn:aws:iam::999988887777:role/Security"]);
+        assert_eq!(
+            rules.admins_for(None),
+            ["arn:aws:iam::999988887777:role/Security"]
+        );
     }
 }

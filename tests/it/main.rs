@@ -1,0 +1,6 @@
+//! The one integration-test binary: data-driven policy fixtures, the real CLI binary, and
+//! property tests of the evaluator's invariants.
+
+mod cli;
+mod fixtures;
+mod properties;
