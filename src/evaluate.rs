@@ -308,7 +308,17 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
     let bounds = trust.conditions(&grant.clauses);
     match grant.principal {
         Principal::AnyAccount => match bounds {
-            Bounds::Unbounded => out.grant(RuleId::PublicAccess, grant, grant.actions, Vec::new()),
+            Bounds::Unbounded => {
+                // Every account includes untrusted ones: both rules hold, so turning
+                // `public-access` off never hides a public grant.
+                out.grant(RuleId::PublicAccess, grant, grant.actions, Vec::new());
+                out.grant(
+                    RuleId::UntrustedAccount,
+                    grant,
+                    grant.actions,
+                    vec!["any AWS account".to_owned()],
+                );
+            }
             Bounds::Untrusted(subjects) => {
                 out.grant(RuleId::UntrustedAccount, grant, grant.actions, subjects)
             }
@@ -343,7 +353,23 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
             }
         }
         Principal::Service(_) => {
-            if let Bounds::Untrusted(subjects) = bounds {
+            // A service caller has no caller-identity keys (`aws:PrincipalAccount`, …): only
+            // the `aws:Source*` atoms of a clause can hold for it, and a clause without one
+            // makes the grant unusable by the service.
+            let source_clauses: Vec<Clause<'_>> = grant
+                .clauses
+                .iter()
+                .map(|c| {
+                    c.iter()
+                        .filter(|a| a.key.is_source())
+                        .cloned()
+                        .collect::<Clause<'_>>()
+                })
+                .collect();
+            if source_clauses.iter().any(Vec::is_empty) {
+                return;
+            }
+            if let Bounds::Untrusted(subjects) = trust.conditions(&source_clauses) {
                 out.grant(RuleId::UntrustedAccount, grant, grant.actions, subjects);
             }
             if !grant.service_scoped {

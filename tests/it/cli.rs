@@ -1,1 +1,385 @@
-//! placeholder
+//! The real `kms-guardrail` binary: exit codes, output shapes (human, JSON, SARIF), standard
+//! input, and one-line errors for everything that cannot be checked.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const OWNER: &str = "111122223333";
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn compliant() -> String {
+    fixture("policies/real-world/console-admins-and-users.json")
+}
+
+fn public() -> String {
+    fixture("policies/real-world/public-decrypt-incident.json")
+}
+
+fn org_rules() -> String {
+    fixture("rules/org.yaml")
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kms-guardrail"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).expect("write stdin");
+        }
+    }
+    child.wait_with_output().expect("binary finishes")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("utf-8 stderr")
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kms-guardrail-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write temp file");
+    path
+}
+
+#[test]
+fn compliant_policy_exits_zero() {
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            &org_rules(),
+            "--account",
+            OWNER,
+            &compliant(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).ends_with(": compliant\n"), "{}", stdout(&o));
+}
+
+#[test]
+fn violations_exit_one_and_name_rule_statement_and_line() {
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            &org_rules(),
+            "--account",
+            OWNER,
+            &public(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(out.contains("3 violations"), "{out}");
+    assert!(out.contains("public-access"), "{out}");
+    assert!(out.contains("statement 2 (\"backup\"), line 38:"), "{out}");
+}
+
+#[test]
+fn owner_account_comes_from_the_rules_document() {
+    let rules = temp_file(
+        "with-account.yaml",
+        format!("version: 1\naccount: \"{OWNER}\"\nadmins: [\"arn:aws:iam::${{account}}:role/KeyAdmin\"]\n").as_bytes(),
+    );
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            rules.to_str().expect("path"),
+            &compliant(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    // Without any owner, the owner's own root delegation is an external account.
+    let o = run(&["check", &compliant()], None);
+    assert_eq!(code(&o), 1);
+    assert!(stdout(&o).contains("note: the owner account is unknown"));
+}
+
+#[test]
+fn stdin_is_read_for_dash() {
+    let text = std::fs::read(public()).expect("fixture");
+    let o = run(
+        &["check", "--account", OWNER, "--format", "json", "-"],
+        Some(&text),
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(json(&o)["results"][0]["source"], "stdin");
+}
+
+#[test]
+fn stdin_cannot_be_read_twice() {
+    let text = std::fs::read(compliant()).expect("fixture");
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            &org_rules(),
+            "--account",
+            OWNER,
+            "-",
+            "-",
+        ],
+        Some(&text),
+    );
+    assert_eq!(code(&o), 2);
+    assert_eq!(
+        stderr(&o),
+        "stdin: error: standard input was already read by an earlier `-`\n"
+    );
+}
+
+#[test]
+fn json_output_has_the_documented_shape() {
+    let missing = "/nonexistent/policy.json";
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            &org_rules(),
+            "--account",
+            OWNER,
+            "--format",
+            "json",
+            &public(),
+            &compliant(),
+            missing,
+        ],
+        None,
+    );
+    assert_eq!(
+        code(&o),
+        2,
+        "an input that could not be checked wins over violations"
+    );
+    let v = json(&o);
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["compliant"], false);
+    let f = &results[0]["findings"][0];
+    for field in [
+        "rule",
+        "severity",
+        "statement",
+        "sid",
+        "principals",
+        "actions",
+        "message",
+    ] {
+        assert!(f.get(field).is_some(), "finding lacks `{field}`: {f}");
+    }
+    assert_eq!(f["rule"], "public-access");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["statement"], 2);
+    assert_eq!(f["sid"], "backup");
+    assert_eq!(f["principals"], serde_json::json!(["*"]));
+    assert_eq!(
+        f["actions"],
+        serde_json::json!(["kms:CreateGrant", "kms:Decrypt"])
+    );
+    assert_eq!(results[1]["compliant"], true);
+    assert_eq!(results[1]["findings"], serde_json::json!([]));
+    assert_eq!(results[2]["source"], missing);
+    assert!(
+        results[2]["error"]
+            .as_str()
+            .expect("error")
+            .starts_with("cannot read:")
+    );
+}
+
+#[test]
+fn sarif_output_is_code_scanning_shaped() {
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            &org_rules(),
+            "--account",
+            OWNER,
+            "--format",
+            "sarif",
+            &public(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    assert_eq!(v["version"], "2.1.0");
+    let run = &v["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "kms-guardrail");
+    let rules: Vec<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(rules.len(), kms_guardrail::RuleId::ALL.len());
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "public-access");
+    assert_eq!(
+        rules[result["ruleIndex"].as_u64().expect("index") as usize],
+        "public-access"
+    );
+    assert_eq!(result["level"], "error");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert!(
+        location["artifactLocation"]["uri"]
+            .as_str()
+            .expect("uri")
+            .ends_with("public-decrypt-incident.json")
+    );
+    assert_eq!(location["region"]["startLine"], 38);
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
+}
+
+#[test]
+fn invalid_json_is_one_line_with_position() {
+    let bad = temp_file("bad.json", b"{\n  \"Statement\": [\n}\n");
+    let o = run(&["check", bad.to_str().expect("path")], None);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("invalid JSON at line 3, column 1: expected a value"),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_utf8_and_non_object_inputs_could_not_be_checked() {
+    let latin1 = temp_file("latin1.json", b"{\"Id\": \"caf\xe9\"}");
+    let array = temp_file("array.json", b"[]");
+    let o = run(
+        &[
+            "check",
+            latin1.to_str().expect("path"),
+            array.to_str().expect("path"),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("not UTF-8 text"), "{err}");
+    assert!(
+        err.contains("a key policy must be a JSON object, found an array"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_rules_name_the_field_and_check_nothing() {
+    let rules = temp_file(
+        "bad-rules.yaml",
+        b"version: 1\ntrusted_accounts: [\"12345\"]\n",
+    );
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            rules.to_str().expect("path"),
+            &compliant(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 2);
+    assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("trusted_accounts[0]: `12345` is not a 12-digit AWS account id"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_arguments_are_one_line() {
+    for args in [
+        vec!["check", "--format", "xml", "p.json"],
+        vec!["check", "--account", "12345", "p.json"],
+        vec!["check", "--key-arn", "arn:aws:s3:::bucket", "p.json"],
+        vec!["check"],
+        vec!["frobnicate"],
+    ] {
+        let o = run(&args, None);
+        assert_eq!(code(&o), 2, "{args:?}");
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("kms-guardrail: "), "{err}");
+    }
+}
+
+#[test]
+fn help_exits_zero() {
+    let o = run(&["check", "--help"], None);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("--format"));
+}
+
+#[test]
+fn rules_action_off_silences_a_rule() {
+    let rules = temp_file(
+        "public-off.yaml",
+        b"version: 1\nrules:\n  public-access: off\n  unconstrained-grant: off\n",
+    );
+    let o = run(
+        &[
+            "check",
+            "--rules",
+            rules.to_str().expect("path"),
+            "--account",
+            OWNER,
+            "--format",
+            "json",
+            &public(),
+        ],
+        None,
+    );
+    let v = json(&o);
+    let rules_found: Vec<&str> = v["results"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().expect("rule"))
+        .collect();
+    assert!(!rules_found.contains(&"public-access"), "{rules_found:?}");
+    assert!(
+        !rules_found.contains(&"unconstrained-grant"),
+        "{rules_found:?}"
+    );
+    // KeyAdmin is not an admin under these rules, so the administration grant still shows.
+    assert!(rules_found.contains(&"untrusted-admin"), "{rules_found:?}");
+}
