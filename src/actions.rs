@@ -210,15 +210,52 @@ pub enum ActionMatch {
     Invalid,
 }
 
+/// Case-insensitive order of names; the catalogue is sorted in it (a test pins that), so
+/// exact names and `Prefix*` patterns are found by binary search.
+fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.bytes().map(|c| c.to_ascii_lowercase());
+    let b = b.bytes().map(|c| c.to_ascii_lowercase());
+    a.cmp(b)
+}
+
+/// The catalogue indices whose names start with `prefix`, ignoring case.
+fn prefix_range(prefix: &str) -> std::ops::Range<usize> {
+    let starts = |name: &str| {
+        name.len() >= prefix.len()
+            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    let first =
+        KEY_ACTIONS.partition_point(|name| !starts(name) && cmp_ignore_case(name, prefix).is_lt());
+    let len = KEY_ACTIONS[first..]
+        .iter()
+        .take_while(|name| starts(name))
+        .count();
+    first..first + len
+}
+
+fn bits(range: std::ops::Range<usize>) -> u64 {
+    if range.is_empty() {
+        return 0;
+    }
+    let width = range.end - range.start;
+    let ones = if width == 64 {
+        u64::MAX
+    } else {
+        (1u64 << width) - 1
+    };
+    ones << range.start
+}
+
 /// Expands one `Action`/`NotAction` entry against the catalogue.
 pub fn expand(entry: &str) -> ActionMatch {
     if entry == "*" {
         return ActionMatch::Key(ActionSet::ALL);
     }
-    let Some((service, name)) = entry.split_once(':') else {
+    let Some(colon) = entry.bytes().position(|b| b == b':') else {
         return ActionMatch::Invalid;
     };
-    if !glob::matches_ignore_case(service, "kms") {
+    let (service, name) = (&entry[..colon], &entry[colon + 1..]);
+    if !service.eq_ignore_ascii_case("kms") && !glob::matches_ignore_case(service, "kms") {
         return if service.is_empty() || name.is_empty() {
             ActionMatch::Invalid
         } else {
@@ -229,10 +266,7 @@ pub fn expand(entry: &str) -> ActionMatch {
         return ActionMatch::Key(ActionSet::ALL);
     }
     if !glob::has_wildcard(name) {
-        if let Some(i) = KEY_ACTIONS
-            .iter()
-            .position(|a| a.eq_ignore_ascii_case(name))
-        {
+        if let Ok(i) = KEY_ACTIONS.binary_search_by(|probe| cmp_ignore_case(probe, name)) {
             return ActionMatch::Key(ActionSet(1 << i));
         }
         return if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
@@ -240,6 +274,10 @@ pub fn expand(entry: &str) -> ActionMatch {
         } else {
             ActionMatch::Invalid
         };
+    }
+    // Most wildcards are a prefix and one trailing star (`kms:Generate*`): a range.
+    if let Some(prefix) = name.strip_suffix('*').filter(|p| !glob::has_wildcard(p)) {
+        return ActionMatch::Key(ActionSet(bits(prefix_range(prefix))));
     }
     let mut set = 0u64;
     for (i, action) in KEY_ACTIONS.iter().enumerate() {
@@ -264,8 +302,8 @@ mod tests {
     #[test]
     fn catalogue_is_sorted_unique_and_fits_the_bitset() {
         let mut sorted = KEY_ACTIONS.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
+        sorted.sort_unstable_by(|a, b| cmp_ignore_case(a, b));
+        sorted.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
         assert_eq!(sorted, KEY_ACTIONS.to_vec());
         assert!(KEY_ACTIONS.len() <= 64);
         assert!(ACCOUNT_ACTIONS.iter().all(|a| !KEY_ACTIONS.contains(a)));
@@ -289,6 +327,41 @@ mod tests {
         );
         assert_eq!(set("kms:Generate*").names().count(), 5);
         assert!(set("kms:Nothing*").is_empty());
+        assert_eq!(
+            set("kms:v*").names().collect::<Vec<_>>(),
+            ["Verify", "VerifyMac"]
+        );
+        assert_eq!(
+            set("kms:*Key").names().collect::<Vec<_>>(),
+            [
+                "DescribeKey",
+                "DisableKey",
+                "EnableKey",
+                "GenerateDataKey",
+                "GetPublicKey",
+                "ReplicateKey",
+                "SynchronizeMultiRegionKey"
+            ]
+        );
+        assert_eq!(expand("kms:"), ActionMatch::Invalid);
+    }
+
+    #[test]
+    fn prefix_ranges_agree_with_globbing() {
+        // Every prefix of every name, in any case, expands as the general glob would.
+        for action in KEY_ACTIONS {
+            for end in 0..=action.len() {
+                for prefix in [action[..end].to_owned(), action[..end].to_ascii_lowercase()] {
+                    let fast = bits(prefix_range(&prefix));
+                    let slow = KEY_ACTIONS
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, a)| glob::matches_ignore_case(&format!("{prefix}*"), a))
+                        .fold(0u64, |acc, (i, _)| acc | 1 << i);
+                    assert_eq!(fast, slow, "{prefix}*");
+                }
+            }
+        }
     }
 
     #[test]

@@ -92,28 +92,34 @@ impl Operator {
             Some(base) => (true, base),
             None => (false, rest),
         };
-        let base = match base_name.to_ascii_lowercase().as_str() {
-            "stringequals" => Base::StringEquals,
-            "stringnotequals" => Base::StringNotEquals,
-            "stringequalsignorecase" => Base::StringEqualsIgnoreCase,
-            "stringnotequalsignorecase" => Base::StringNotEqualsIgnoreCase,
-            "stringlike" => Base::StringLike,
-            "stringnotlike" => Base::StringNotLike,
-            "arnequals" => Base::ArnEquals,
-            "arnnotequals" => Base::ArnNotEquals,
-            "arnlike" => Base::ArnLike,
-            "arnnotlike" => Base::ArnNotLike,
-            "bool" => Base::Bool,
-            "null" if !if_exists => Base::Null,
-            "binaryequals" => Base::Other,
-            other
-                if OTHER_OPERATORS
-                    .iter()
-                    .any(|o| o.eq_ignore_ascii_case(other)) =>
+        const BASES: [(&str, Base); 13] = [
+            ("StringEquals", Base::StringEquals),
+            ("StringNotEquals", Base::StringNotEquals),
+            ("StringEqualsIgnoreCase", Base::StringEqualsIgnoreCase),
+            ("StringNotEqualsIgnoreCase", Base::StringNotEqualsIgnoreCase),
+            ("StringLike", Base::StringLike),
+            ("StringNotLike", Base::StringNotLike),
+            ("ArnEquals", Base::ArnEquals),
+            ("ArnNotEquals", Base::ArnNotEquals),
+            ("ArnLike", Base::ArnLike),
+            ("ArnNotLike", Base::ArnNotLike),
+            ("Bool", Base::Bool),
+            ("Null", Base::Null),
+            ("BinaryEquals", Base::Other),
+        ];
+        let base = match BASES
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(base_name))
+        {
+            Some((_, Base::Null)) if if_exists => return None,
+            Some(&(_, base)) => base,
+            None if OTHER_OPERATORS
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(base_name)) =>
             {
                 Base::Other
             }
-            _ => return None,
+            None => return None,
         };
         Some(Operator {
             base,
@@ -380,25 +386,36 @@ impl<'a> Atom<'a> {
     }
 
     /// The accounts (or organizations, or network ids) it names, when each of its values is
-    /// a literal with a readable subject; `None` otherwise.
-    /// A literal that cannot be such an id (`"*"` under `StringEquals`) matches nobody and
-    /// is left out.
+    /// a literal with a readable subject; `None` otherwise. A literal that cannot be such an
+    /// id (`"*"` under `StringEquals`) matches nobody and is left out.
     pub fn literal_subjects(&self) -> Option<Vec<&'a str>> {
         let mut out = Vec::with_capacity(self.values.len());
+        self.all_subjects(|s| {
+            out.push(s);
+            true
+        })?;
+        Some(out)
+    }
+
+    /// Whether every value is a literal whose subject satisfies `trusted` (values that can
+    /// match no real id are skipped); `None` when a value is a pattern or has no readable
+    /// subject.
+    pub fn all_subjects(&self, mut trusted: impl FnMut(&'a str) -> bool) -> Option<bool> {
+        let mut all = true;
         for p in &self.values {
             let subject = p.subject(self.key)?;
             if glob::has_wildcard(subject) {
                 if p.glob {
                     return None;
                 }
-                continue; // compared literally: matches no real id
+                continue;
             }
             if self.key.dimension() == Dimension::Account && !is_account_id(subject) {
                 continue;
             }
-            out.push(subject);
+            all &= trusted(subject);
         }
-        Some(out)
+        Some(all)
     }
 
     /// Whether a caller in `account` can satisfy it: `Some(false)` when every value's account
@@ -475,8 +492,7 @@ pub fn scopes_service(operator: Option<Operator>, key: &str, values: &[&str]) ->
     if let Some(k) = Key::parse(key) {
         return k.is_source() && Atom::new(k, op, values).is_some();
     }
-    let lower = key.to_ascii_lowercase();
-    lower.starts_with("kms:encryptioncontext")
+    strip_prefix_ignore_case(key, "kms:EncryptionContext").is_some()
         && !values.is_empty()
         && values
             .iter()

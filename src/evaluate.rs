@@ -126,58 +126,67 @@ impl<'r> Trust<'r> {
     }
 
     fn atom(&self, atom: &Atom<'_>) -> Bounds {
-        let subjects = atom.literal_subjects();
-        match atom.key.dimension() {
-            Dimension::Account => match subjects {
-                Some(list) => untrusted_or_trusted(
-                    list.iter()
-                        .filter(|a| !self.account(a))
-                        .map(|a| format!("account `{a}`")),
-                ),
-                None if atom.key == Key::UserId => Bounds::Unjudged(vec![format!(
-                    "`aws:userid` pins callers by unique id ({}); their accounts cannot be read from the policy",
+        let trusted_networks = &self.rules.trusted_vpc_endpoints;
+        let judged = match atom.key.dimension() {
+            Dimension::Account => atom.all_subjects(|a| self.account(a)),
+            Dimension::Organization => atom.all_subjects(|o| self.organization(o)),
+            Dimension::Network if trusted_networks.is_empty() => {
+                return Bounds::Unjudged(vec![format!(
+                    "access through {} ({}) is network-scoped and not judged: `trusted_vpc_endpoints` is empty",
+                    atom.key.name(),
                     patterns(atom)
-                )]),
-                None => Bounds::Untrusted(vec![format!("accounts matching {}", patterns(atom))]),
-            },
-            Dimension::Organization => match subjects {
-                Some(list) => untrusted_or_trusted(
-                    list.iter()
-                        .filter(|o| !self.organization(o))
-                        .map(|o| format!("organization `{o}`")),
-                ),
-                None => {
-                    Bounds::Untrusted(vec![format!("organizations matching {}", patterns(atom))])
-                }
-            },
-            Dimension::Network => {
-                let trusted = &self.rules.trusted_vpc_endpoints;
-                if trusted.is_empty() {
-                    return Bounds::Unjudged(vec![format!(
-                        "access through {} ({}) is network-scoped and not judged: `trusted_vpc_endpoints` is empty",
-                        atom.key.name(),
-                        patterns(atom)
-                    )]);
-                }
-                match subjects {
-                    Some(list) => untrusted_or_trusted(
-                        list.iter()
-                            .filter(|v| !trusted.iter().any(|t| t == *v))
-                            .map(|v| format!("network `{v}`")),
-                    ),
-                    None => {
-                        Bounds::Untrusted(vec![format!("networks matching {}", patterns(atom))])
+                )]);
+            }
+            Dimension::Network => atom.all_subjects(|v| trusted_networks.iter().any(|t| t == v)),
+        };
+        match judged {
+            Some(true) => Bounds::Trusted,
+            // Only now, on the way to a finding, spell out who is outside.
+            Some(false) => {
+                let (kind, outside): (&str, Vec<&str>) = match atom.key.dimension() {
+                    Dimension::Account => ("account", self.outside(atom, |a| self.account(a))),
+                    Dimension::Organization => {
+                        ("organization", self.outside(atom, |o| self.organization(o)))
                     }
-                }
+                    Dimension::Network => (
+                        "network",
+                        self.outside(atom, |v| trusted_networks.iter().any(|t| t == v)),
+                    ),
+                };
+                Bounds::Untrusted(
+                    outside
+                        .into_iter()
+                        .map(|x| format!("{kind} `{x}`"))
+                        .collect(),
+                )
+            }
+            None if atom.key == Key::UserId => Bounds::Unjudged(vec![format!(
+                "`aws:userid` pins callers by unique id ({}); their accounts cannot be read from the policy",
+                patterns(atom)
+            )]),
+            None => {
+                let kind = match atom.key.dimension() {
+                    Dimension::Account => "accounts",
+                    Dimension::Organization => "organizations",
+                    Dimension::Network => "networks",
+                };
+                Bounds::Untrusted(vec![format!("{kind} matching {}", patterns(atom))])
             }
         }
+    }
+
+    /// The literal subjects of `atom` that `trusted` rejects.
+    fn outside<'a>(&self, atom: &Atom<'a>, trusted: impl Fn(&str) -> bool) -> Vec<&'a str> {
+        let mut subjects = atom.literal_subjects().unwrap_or_default();
+        subjects.retain(|s| !trusted(s));
+        subjects
     }
 
     /// A clause (OR of atoms) is trusted when every atom is.
     fn clause(&self, clause: &Clause<'_>) -> Bounds {
         let mut unjudged = Vec::new();
         let mut untrusted = Vec::new();
-        for atom in clause {
+        for atom in clause.iter() {
             match self.atom(atom) {
                 Bounds::Trusted | Bounds::Unbounded => {}
                 Bounds::Unjudged(n) => unjudged.extend(n),
@@ -251,15 +260,6 @@ impl<'r> Trust<'r> {
     }
 }
 
-fn untrusted_or_trusted(subjects: impl Iterator<Item = String>) -> Bounds {
-    let list: Vec<String> = subjects.collect();
-    if list.is_empty() {
-        Bounds::Trusted
-    } else {
-        Bounds::Untrusted(list)
-    }
-}
-
 fn patterns(atom: &Atom<'_>) -> String {
     let quoted: Vec<String> = atom
         .values
@@ -280,7 +280,7 @@ fn account_of<'a>(p: Principal<'a>) -> Option<&'a str> {
 /// `Some(false)` when the clause certainly excludes callers of `account`.
 fn clause_admits(clause: &Clause<'_>, account: &str) -> Option<bool> {
     let mut result = Some(false);
-    for atom in clause {
+    for atom in clause.iter() {
         match atom.admits_account(account) {
             Some(true) => return Some(true),
             None => result = None,
@@ -366,7 +366,7 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
                         .collect::<Clause<'_>>()
                 })
                 .collect();
-            if source_clauses.iter().any(Vec::is_empty) {
+            if source_clauses.iter().any(|c| c.is_empty()) {
                 return;
             }
             if let Bounds::Untrusted(subjects) = trust.conditions(&source_clauses) {

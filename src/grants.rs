@@ -11,6 +11,7 @@ use crate::condition::{self, AllowEffect, Atom, DenyEffect, Operator};
 use crate::glob;
 use crate::policy::{Effect, Names, Policy, PrincipalType, Principals, Statement};
 use crate::principal::{self, Arn, Principal};
+use std::rc::Rc;
 
 /// What the evaluator knows of the key under evaluation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,8 +51,9 @@ impl KeyContext {
     }
 }
 
-/// An AND of clauses; each clause an OR of atoms.
-pub type Clause<'a> = Vec<Atom<'a>>;
+/// One clause: an OR of atoms. A grant's clauses are ANDed. Shared, because a Deny's
+/// perimeter clause is added to every grant it caps.
+pub type Clause<'a> = Rc<[Atom<'a>]>;
 
 /// One principal's effective access from one Allow statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +127,7 @@ pub fn normalize<'a>(policy: &'a Policy<'_>, ctx: &KeyContext) -> Normalized<'a>
         apply_deny(deny, actions, ctx, &mut grants);
     }
     grants.retain(|g| !g.actions.is_empty());
+    grants.sort_by_key(|g| g.statement);
     Normalized { grants, statements }
 }
 
@@ -288,7 +291,7 @@ fn allow_grants<'a>(
         values.clear();
         values.extend(c.values.iter().map(|v| v.as_ref()));
         if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, &values) {
-            clauses.push(vec![atom]);
+            clauses.push(Clause::from([atom]));
         }
         service_scoped |= condition::scopes_service(op, &c.key, &values);
         aws_resource_grants_only |= condition::limits_grants_to_aws_services(op, &c.key, &values);
@@ -322,7 +325,7 @@ fn apply_deny<'a>(
     let Some(deny_principals) = &deny.principal else {
         return;
     };
-    let mut perimeter: Clause<'a> = Vec::new();
+    let mut perimeter: Vec<Atom<'a>> = Vec::new();
     let mut spares_services = false;
     let mut values: Vec<&str> = Vec::new();
     for c in &deny.conditions {
@@ -335,54 +338,73 @@ fn apply_deny<'a>(
             DenyEffect::Unknown => return,
         }
     }
+    let perimeter: Option<Clause<'a>> = (!perimeter.is_empty()).then(|| Clause::from(perimeter));
+    let denied = DeniedPrincipals::new(deny_principals, ctx);
     let mut capped = Vec::new();
     for grant in grants.iter_mut() {
         let hit = grant.actions.intersection(deny_actions);
         if hit.is_empty()
             || (spares_services && matches!(grant.principal, Principal::Service(_)))
-            || !deny_covers(deny_principals, grant, ctx)
+            || !denied.cover(grant)
         {
             continue;
         }
         grant.actions = grant.actions.difference(hit);
-        if !perimeter.is_empty() {
+        if let Some(perimeter) = &perimeter {
             // The Deny leaves exactly the callers inside the perimeter for these actions.
             let mut inside = grant.clone();
             inside.actions = hit;
-            inside.clauses.push(perimeter.clone());
+            if !inside.clauses.contains(perimeter) {
+                inside.clauses.push(Rc::clone(perimeter));
+            }
             capped.push(inside);
         }
     }
+    grants.retain(|g| !g.actions.is_empty());
     grants.extend(capped);
-    grants.sort_by_key(|g| g.statement);
 }
 
-/// Whether a Deny's principal element certainly covers everyone the grant reaches.
-fn deny_covers(deny: &Principals<'_>, grant: &Grant<'_>, ctx: &KeyContext) -> bool {
-    let classified: Vec<Principal<'_>> = deny
-        .entries
-        .iter()
-        .map(|e| principal::classify(e.kind, &e.value, ctx.partition()).principal)
-        .collect();
-    let star = deny.star || classified.contains(&Principal::AnyAccount);
-    if deny.negated {
-        // Everyone but the listed principals is denied. A grant to any account is not
-        // fully covered; a named grant is, unless it shares an account or service with
-        // an exempted principal.
-        if star {
-            return false;
+/// A Deny's principal element, classified once.
+struct DeniedPrincipals<'a> {
+    negated: bool,
+    star: bool,
+    entries: Vec<Principal<'a>>,
+}
+
+impl<'a> DeniedPrincipals<'a> {
+    fn new(deny: &'a Principals<'_>, ctx: &KeyContext) -> Self {
+        let entries: Vec<Principal<'a>> = deny
+            .entries
+            .iter()
+            .map(|e| principal::classify(e.kind, &e.value, ctx.partition()).principal)
+            .collect();
+        DeniedPrincipals {
+            negated: deny.negated,
+            star: deny.star || entries.contains(&Principal::AnyAccount),
+            entries,
         }
-        return match grant.principal {
-            Principal::AnyAccount | Principal::Nothing => false,
-            p => !classified.iter().any(|e| overlaps(*e, p)),
-        };
     }
-    if star {
-        return true;
+
+    /// Whether the Deny certainly covers everyone the grant reaches.
+    fn cover(&self, grant: &Grant<'_>) -> bool {
+        if self.negated {
+            // Everyone but the listed principals is denied. A grant to any account is not
+            // fully covered; a named grant is, unless it shares an account or service with
+            // an exempted principal.
+            if self.star {
+                return false;
+            }
+            return match grant.principal {
+                Principal::AnyAccount | Principal::Nothing => false,
+                p => !self.entries.iter().any(|e| overlaps(*e, p)),
+            };
+        }
+        self.star
+            || self
+                .entries
+                .iter()
+                .any(|e| denied_entry_covers(*e, grant.principal))
     }
-    classified
-        .iter()
-        .any(|e| denied_entry_covers(*e, grant.principal))
 }
 
 fn account_of<'a>(p: Principal<'a>) -> Option<&'a str> {

@@ -183,16 +183,16 @@ fn classify_aws<'a>(value: &'a str, partition: Option<&str>) -> Classified<'a> {
             format!("`{value}` is neither an account id, an ARN nor `*`"),
         );
     };
-    if let Some(p) = partition {
-        if arn.partition != p {
-            return Classified::invalid(
-                Principal::Nothing,
-                format!(
-                    "`{value}` is in partition `{}`, the key in `{p}`",
-                    arn.partition
-                ),
-            );
-        }
+    if let Some(p) = partition
+        && arn.partition != p
+    {
+        return Classified::invalid(
+            Principal::Nothing,
+            format!(
+                "`{value}` is in partition `{}`, the key in `{p}`",
+                arn.partition
+            ),
+        );
     }
     let wildcard_account = arn.account.contains(['*', '?']);
     if wildcard_account {

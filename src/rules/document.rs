@@ -253,4 +253,46 @@ rules:
         assert!(err("version: [1").starts_with("invalid rules:"));
         assert!(err("- a\n- b").starts_with("invalid rules:"));
     }
+
+    /// The names serde lists after "expected one of" in an error about `text`.
+    fn expected_names(text: &str) -> Vec<String> {
+        let e = err(text);
+        let list = e
+            .split("expected one of ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no list in {e}"));
+        let list = list.split(" at line").next().unwrap_or(list);
+        list.split(", ")
+            .map(|n| n.trim_matches('`').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn published_schema_matches_the_loader() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../../schema/rules.schema.json"))
+                .expect("schema is JSON");
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let mut fields = expected_names("version: 1\nnot_a_field: 1");
+        fields.sort();
+        assert_eq!(keys(&schema["properties"]), fields);
+        let mut rule_ids: Vec<String> = RuleId::ALL.iter().map(|r| r.as_str().to_owned()).collect();
+        rule_ids.sort();
+        assert_eq!(keys(&schema["properties"]["rules"]["properties"]), rule_ids);
+        let actions: Vec<String> = expected_names("version: 1\nrules: {public-access: nope}");
+        assert_eq!(
+            schema["$defs"]["action"]["enum"],
+            serde_json::json!(actions)
+        );
+    }
+
+    #[test]
+    fn shipped_example_rules_are_valid() {
+        let rules = parse(include_str!("../../examples/rules.yaml")).expect("example is valid");
+        assert_eq!(rules.action(RuleId::PublicAccess), RuleAction::Revert);
+    }
 }

@@ -250,11 +250,13 @@ mod tests {
 
     #[test]
     fn admins_expand_the_owner() {
-        let mut rules = RuleSet::default();
-        rules.admins = vec![
-            "arn:aws:iam::${account}:role/KeyAdmin".to_owned(),
-            "arn:aws:iam::999988887777:role/Security".to_owned(),
-        ];
+        let rules = RuleSet {
+            admins: vec![
+                "arn:aws:iam::${account}:role/KeyAdmin".to_owned(),
+                "arn:aws:iam::999988887777:role/Security".to_owned(),
+            ],
+            ..RuleSet::default()
+        };
         assert_eq!(
             rules.admins_for(Some("111122223333")),
             [
