@@ -69,6 +69,10 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("parse/{name}"), |b| {
             b.iter(|| Policy::parse(black_box(&text)))
         });
+        // Yardstick for this machine: serde_json reading the same text into a `Value`.
+        c.bench_function(&format!("baseline-serde-json-value/{name}"), |b| {
+            b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&text)))
+        });
         let policy = Policy::parse(&text).expect("valid policy");
         c.bench_function(&format!("evaluate/{name}"), |b| {
             b.iter(|| evaluate(black_box(&policy), black_box(&rules), black_box(&ctx)))

@@ -56,6 +56,54 @@ pub const KEY_ACTIONS: [&str; 44] = [
     "VerifyMac",
 ];
 
+/// [`KEY_ACTIONS`] in lowercase, for case-insensitive lookup (a test pins the pairing).
+const KEY_ACTIONS_LOWER: [&str; 44] = [
+    "cancelkeydeletion",
+    "createalias",
+    "creategrant",
+    "decrypt",
+    "deletealias",
+    "deleteimportedkeymaterial",
+    "derivesharedsecret",
+    "describekey",
+    "disablekey",
+    "disablekeyrotation",
+    "enablekey",
+    "enablekeyrotation",
+    "encrypt",
+    "generatedatakey",
+    "generatedatakeypair",
+    "generatedatakeypairwithoutplaintext",
+    "generatedatakeywithoutplaintext",
+    "generatemac",
+    "getkeypolicy",
+    "getkeyrotationstatus",
+    "getparametersforimport",
+    "getpublickey",
+    "importkeymaterial",
+    "listgrants",
+    "listkeypolicies",
+    "listkeyrotations",
+    "listresourcetags",
+    "putkeypolicy",
+    "reencryptfrom",
+    "reencryptto",
+    "replicatekey",
+    "retiregrant",
+    "revokegrant",
+    "rotatekeyondemand",
+    "schedulekeydeletion",
+    "sign",
+    "synchronizemultiregionkey",
+    "tagresource",
+    "untagresource",
+    "updatealias",
+    "updatekeydescription",
+    "updateprimaryregion",
+    "verify",
+    "verifymac",
+];
+
 /// Actions of the owning account's IAM scope that a key policy cannot grant; written in a
 /// key policy they are valid but grant nothing on the key.
 const ACCOUNT_ACTIONS: [&str; 11] = [
@@ -210,25 +258,26 @@ pub enum ActionMatch {
     Invalid,
 }
 
-/// Case-insensitive order of names; the catalogue is sorted in it (a test pins that), so
-/// exact names and `Prefix*` patterns are found by binary search.
-fn cmp_ignore_case(a: &str, b: &str) -> std::cmp::Ordering {
-    let a = a.bytes().map(|c| c.to_ascii_lowercase());
-    let b = b.bytes().map(|c| c.to_ascii_lowercase());
-    a.cmp(b)
+/// The longest action name, with room to spare: longer inputs cannot name an action.
+const MAX_NAME: usize = 48;
+
+/// `name` lowercased into `buf`, or `None` when it is too long to be an action.
+fn lowercase<'b>(name: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
+    let bytes = name.as_bytes();
+    let out = buf.get_mut(..bytes.len())?;
+    for (o, b) in out.iter_mut().zip(bytes) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
-/// The catalogue indices whose names start with `prefix`, ignoring case.
-fn prefix_range(prefix: &str) -> std::ops::Range<usize> {
-    let starts = |name: &str| {
-        name.len() >= prefix.len()
-            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
-    };
-    let first =
-        KEY_ACTIONS.partition_point(|name| !starts(name) && cmp_ignore_case(name, prefix).is_lt());
-    let len = KEY_ACTIONS[first..]
+/// The catalogue indices whose names start with `prefix` (lowercase). The lowercase
+/// catalogue is sorted, so they are one contiguous run.
+fn prefix_range(prefix: &[u8]) -> std::ops::Range<usize> {
+    let first = KEY_ACTIONS_LOWER.partition_point(|name| name.as_bytes() < prefix);
+    let len = KEY_ACTIONS_LOWER[first..]
         .iter()
-        .take_while(|name| starts(name))
+        .take_while(|name| name.as_bytes().starts_with(prefix))
         .count();
     first..first + len
 }
@@ -265,8 +314,14 @@ pub fn expand(entry: &str) -> ActionMatch {
     if name == "*" {
         return ActionMatch::Key(ActionSet::ALL);
     }
+    let mut buf = [0u8; MAX_NAME];
     if !glob::has_wildcard(name) {
-        if let Ok(i) = KEY_ACTIONS.binary_search_by(|probe| cmp_ignore_case(probe, name)) {
+        let found = lowercase(name, &mut buf).and_then(|lower| {
+            KEY_ACTIONS_LOWER
+                .binary_search_by(|probe| probe.as_bytes().cmp(lower))
+                .ok()
+        });
+        if let Some(i) = found {
             return ActionMatch::Key(ActionSet(1 << i));
         }
         return if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
@@ -277,7 +332,8 @@ pub fn expand(entry: &str) -> ActionMatch {
     }
     // Most wildcards are a prefix and one trailing star (`kms:Generate*`): a range.
     if let Some(prefix) = name.strip_suffix('*').filter(|p| !glob::has_wildcard(p)) {
-        return ActionMatch::Key(ActionSet(bits(prefix_range(prefix))));
+        let range = lowercase(prefix, &mut buf).map_or(0..0, prefix_range);
+        return ActionMatch::Key(ActionSet(bits(range)));
     }
     let mut set = 0u64;
     for (i, action) in KEY_ACTIONS.iter().enumerate() {
@@ -301,10 +357,13 @@ mod tests {
 
     #[test]
     fn catalogue_is_sorted_unique_and_fits_the_bitset() {
-        let mut sorted = KEY_ACTIONS.to_vec();
-        sorted.sort_unstable_by(|a, b| cmp_ignore_case(a, b));
-        sorted.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
-        assert_eq!(sorted, KEY_ACTIONS.to_vec());
+        let lower: Vec<String> = KEY_ACTIONS.iter().map(|a| a.to_ascii_lowercase()).collect();
+        assert_eq!(lower, KEY_ACTIONS_LOWER.to_vec());
+        let mut sorted = lower.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, lower);
+        assert!(KEY_ACTIONS.iter().all(|a| a.len() < MAX_NAME));
         assert!(KEY_ACTIONS.len() <= 64);
         assert!(ACCOUNT_ACTIONS.iter().all(|a| !KEY_ACTIONS.contains(a)));
     }
@@ -352,7 +411,7 @@ mod tests {
         for action in KEY_ACTIONS {
             for end in 0..=action.len() {
                 for prefix in [action[..end].to_owned(), action[..end].to_ascii_lowercase()] {
-                    let fast = bits(prefix_range(&prefix));
+                    let fast = bits(prefix_range(prefix.to_ascii_lowercase().as_bytes()));
                     let slow = KEY_ACTIONS
                         .iter()
                         .enumerate()

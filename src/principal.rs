@@ -24,16 +24,22 @@ pub struct Arn<'a> {
 impl<'a> Arn<'a> {
     /// Splits `text` as `arn:partition:service:region:account:resource`.
     pub fn parse(text: &'a str) -> Option<Arn<'a>> {
-        let mut parts = text.splitn(6, ':');
-        if parts.next()? != "arn" {
-            return None;
+        let rest = text.strip_prefix("arn:")?;
+        let mut fields = [""; 4];
+        let mut start = 0;
+        let bytes = rest.as_bytes();
+        for field in &mut fields {
+            let end = start + bytes[start..].iter().position(|&b| b == b':')?;
+            *field = &rest[start..end];
+            start = end + 1;
         }
+        let [partition, service, region, account] = fields;
         let arn = Arn {
-            partition: parts.next()?,
-            service: parts.next()?,
-            region: parts.next()?,
-            account: parts.next()?,
-            resource: parts.next()?,
+            partition,
+            service,
+            region,
+            account,
+            resource: &rest[start..],
         };
         (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
     }
@@ -239,6 +245,24 @@ mod tests {
 
     fn aws(v: &str) -> Classified<'_> {
         classify(PrincipalType::Aws, v, Some("aws"))
+    }
+
+    #[test]
+    fn arns_split_into_six_fields() {
+        let arn = Arn::parse("arn:aws:sts::111122223333:assumed-role/App/a:b").expect("arn");
+        assert_eq!(
+            (
+                arn.partition,
+                arn.service,
+                arn.region,
+                arn.account,
+                arn.resource
+            ),
+            ("aws", "sts", "", "111122223333", "assumed-role/App/a:b")
+        );
+        assert_eq!(Arn::parse("arn:aws:iam::111122223333"), None);
+        assert_eq!(Arn::parse("arn::iam::111122223333:root"), None);
+        assert_eq!(Arn::parse("nra:aws:iam::111122223333:root"), None);
     }
 
     #[test]
