@@ -58,8 +58,9 @@ fn bench(c: &mut Criterion) {
     let ctx = KeyContext::for_account(Some(OWNER));
     for (name, text) in [("typical-2kb", typical()), ("maximum-32kb", maximum())] {
         let report = check(&text, &rules, &ctx).expect("valid policy");
+        let statements = Policy::parse(&text).expect("valid policy").statements.len();
         eprintln!(
-            "{name}: {} bytes, {} findings",
+            "{name}: {} bytes, {statements} statements, {} findings",
             text.len(),
             report.findings.len()
         );
