@@ -70,6 +70,14 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// Writes `rules` to a temporary rules document and runs `check --rules <it> ARGS…`.
+fn check_with_rules(name: &str, rules: &str, args: &[&str]) -> Output {
+    let path = temp_file(name, rules.as_bytes());
+    let mut full = vec!["check", "--rules", path.to_str().expect("path")];
+    full.extend_from_slice(args);
+    run(&full, None)
+}
+
 #[test]
 fn compliant_policy_exits_zero() {
     let o = run(
@@ -109,19 +117,10 @@ fn violations_exit_one_and_name_rule_statement_and_line() {
 
 #[test]
 fn owner_account_comes_from_the_rules_document() {
-    let rules = temp_file(
-        "with-account.yaml",
-        format!("version: 1\naccount: \"{OWNER}\"\nadmins: [\"arn:aws:iam::${{account}}:role/KeyAdmin\"]\n").as_bytes(),
+    let rules = format!(
+        "version: 1\naccount: \"{OWNER}\"\nadmins: [\"arn:aws:iam::${{account}}:role/KeyAdmin\"]\n"
     );
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            rules.to_str().expect("path"),
-            &compliant(),
-        ],
-        None,
-    );
+    let o = check_with_rules("with-account.yaml", &rules, &[&compliant()]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     // Without any owner, the owner's own root delegation is an external account.
     let o = run(&["check", &compliant()], None);
@@ -302,18 +301,10 @@ fn non_utf8_and_non_object_inputs_could_not_be_checked() {
 
 #[test]
 fn invalid_rules_name_the_field_and_check_nothing() {
-    let rules = temp_file(
+    let o = check_with_rules(
         "bad-rules.yaml",
-        b"version: 1\ntrusted_accounts: [\"12345\"]\n",
-    );
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            rules.to_str().expect("path"),
-            &compliant(),
-        ],
-        None,
+        "version: 1\ntrusted_accounts: [\"12345\"]\n",
+        &[&compliant()],
     );
     assert_eq!(code(&o), 2);
     assert_eq!(stdout(&o), "");
@@ -351,22 +342,10 @@ fn help_exits_zero() {
 
 #[test]
 fn rules_action_off_silences_a_rule() {
-    let rules = temp_file(
+    let o = check_with_rules(
         "public-off.yaml",
-        b"version: 1\nrules:\n  public-access: off\n  unconstrained-grant: off\n",
-    );
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            rules.to_str().expect("path"),
-            "--account",
-            OWNER,
-            "--format",
-            "json",
-            &public(),
-        ],
-        None,
+        "version: 1\nrules:\n  public-access: off\n  unconstrained-grant: off\n",
+        &["--account", OWNER, "--format", "json", &public()],
     );
     let v = json(&o);
     let rules_found: Vec<&str> = v["results"][0]["findings"]
