@@ -70,6 +70,22 @@ fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// Asserts the run could not check (exit 2) and said why in one line containing `reason`.
+fn assert_could_not_check(o: &Output, reason: &str) {
+    assert_eq!(code(o), 2);
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(reason), "{err}");
+}
+
+/// Runs `check` for the fixture organization (its rules, its owner account) with `args`.
+fn check_org(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let rules = org_rules();
+    let mut full = vec!["check", "--rules", rules.as_str(), "--account", OWNER];
+    full.extend_from_slice(args);
+    run(&full, stdin)
+}
+
 /// Writes `rules` to a temporary rules document and runs `check --rules <it> ARGS…`.
 fn check_with_rules(name: &str, rules: &str, args: &[&str]) -> Output {
     let path = temp_file(name, rules.as_bytes());
@@ -80,34 +96,14 @@ fn check_with_rules(name: &str, rules: &str, args: &[&str]) -> Output {
 
 #[test]
 fn compliant_policy_exits_zero() {
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            &org_rules(),
-            "--account",
-            OWNER,
-            &compliant(),
-        ],
-        None,
-    );
+    let o = check_org(&[&compliant()], None);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).ends_with(": compliant\n"), "{}", stdout(&o));
 }
 
 #[test]
 fn violations_exit_one_and_name_rule_statement_and_line() {
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            &org_rules(),
-            "--account",
-            OWNER,
-            &public(),
-        ],
-        None,
-    );
+    let o = check_org(&[&public()], None);
     assert_eq!(code(&o), 1);
     let out = stdout(&o);
     assert!(out.contains("3 violations"), "{out}");
@@ -142,18 +138,7 @@ fn stdin_is_read_for_dash() {
 #[test]
 fn stdin_cannot_be_read_twice() {
     let text = std::fs::read(compliant()).expect("fixture");
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            &org_rules(),
-            "--account",
-            OWNER,
-            "-",
-            "-",
-        ],
-        Some(&text),
-    );
+    let o = check_org(&["-", "-"], Some(&text));
     assert_eq!(code(&o), 2);
     assert_eq!(
         stderr(&o),
@@ -164,19 +149,8 @@ fn stdin_cannot_be_read_twice() {
 #[test]
 fn json_output_has_the_documented_shape() {
     let missing = "/nonexistent/policy.json";
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            &org_rules(),
-            "--account",
-            OWNER,
-            "--format",
-            "json",
-            &public(),
-            &compliant(),
-            missing,
-        ],
+    let o = check_org(
+        &["--format", "json", &public(), &compliant(), missing],
         None,
     );
     assert_eq!(
@@ -222,19 +196,7 @@ fn json_output_has_the_documented_shape() {
 
 #[test]
 fn sarif_output_is_code_scanning_shaped() {
-    let o = run(
-        &[
-            "check",
-            "--rules",
-            &org_rules(),
-            "--account",
-            OWNER,
-            "--format",
-            "sarif",
-            &public(),
-        ],
-        None,
-    );
+    let o = check_org(&["--format", "sarif", &public()], None);
     assert_eq!(code(&o), 1);
     let v = json(&o);
     assert_eq!(v["version"], "2.1.0");
@@ -269,13 +231,7 @@ fn sarif_output_is_code_scanning_shaped() {
 fn invalid_json_is_one_line_with_position() {
     let bad = temp_file("bad.json", b"{\n  \"Statement\": [\n}\n");
     let o = run(&["check", bad.to_str().expect("path")], None);
-    assert_eq!(code(&o), 2);
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("invalid JSON at line 3, column 1: expected a value"),
-        "{err}"
-    );
+    assert_could_not_check(&o, "invalid JSON at line 3, column 1: expected a value");
 }
 
 #[test]
@@ -306,13 +262,10 @@ fn invalid_rules_name_the_field_and_check_nothing() {
         "version: 1\ntrusted_accounts: [\"12345\"]\n",
         &[&compliant()],
     );
-    assert_eq!(code(&o), 2);
     assert_eq!(stdout(&o), "");
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains("trusted_accounts[0]: `12345` is not a 12-digit AWS account id"),
-        "{err}"
+    assert_could_not_check(
+        &o,
+        "trusted_accounts[0]: `12345` is not a 12-digit AWS account id",
     );
 }
 
