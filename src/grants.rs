@@ -9,7 +9,7 @@
 use crate::actions::{self, ActionMatch, ActionSet};
 use crate::condition::{self, AllowEffect, Atom, DenyEffect, Operator};
 use crate::glob;
-use crate::policy::{Effect, Names, Policy, PrincipalType, Principals, Statement};
+use crate::policy::{Effect, Names, Policy, Principals, Statement};
 use crate::principal::{self, Arn, Principal};
 use std::rc::Rc;
 
@@ -435,15 +435,6 @@ fn denied_entry_covers(denied: Principal<'_>, granted: Principal<'_>) -> bool {
     }
 }
 
-/// The principal type a grant's principal was written under, for display.
-pub fn principal_type(p: Principal<'_>) -> PrincipalType {
-    match p {
-        Principal::Service(_) => PrincipalType::Service,
-        Principal::Federated { .. } => PrincipalType::Federated,
-        _ => PrincipalType::Aws,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,12 +527,11 @@ mod tests {
         );
 
         let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        let other = Policy::parse(&format!(
+        let other_text = format!(
             r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"{}"}}]}}"#,
             key.replace("1234abcd", "ffffffff")
-        ))
-        .expect("valid")
-        .into_owned();
+        );
+        let other = Policy::parse(&other_text).expect("valid");
         assert!(
             normalize(&other, &KeyContext::for_key_arn(key))
                 .grants

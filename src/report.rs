@@ -43,9 +43,4 @@ impl Report {
     pub fn is_compliant(&self) -> bool {
         self.findings.is_empty()
     }
-
-    /// Whether any finding's rule is configured to `revert`.
-    pub fn needs_revert(&self) -> bool {
-        self.findings.iter().any(|f| f.action == RuleAction::Revert)
-    }
 }

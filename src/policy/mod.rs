@@ -194,57 +194,6 @@ impl<'a> Policy<'a> {
     pub fn to_json(&self) -> String {
         write::policy(self)
     }
-
-    /// Copies every borrowed string, detaching the policy from its text.
-    pub fn into_owned(self) -> Policy<'static> {
-        fn own(c: Cow<'_, str>) -> Cow<'static, str> {
-            Cow::Owned(c.into_owned())
-        }
-        fn own_names(n: Names<'_>) -> Names<'static> {
-            Names {
-                negated: n.negated,
-                values: n.values.into_iter().map(own).collect(),
-            }
-        }
-        Policy {
-            version: self.version.map(own),
-            id: self.id.map(own),
-            problems: self.problems,
-            statements: self
-                .statements
-                .into_iter()
-                .map(|s| Statement {
-                    index: s.index,
-                    span: s.span,
-                    sid: s.sid.map(own),
-                    effect: s.effect,
-                    principal: s.principal.map(|p| Principals {
-                        negated: p.negated,
-                        star: p.star,
-                        entries: p
-                            .entries
-                            .into_iter()
-                            .map(|e| PrincipalEntry {
-                                kind: e.kind,
-                                value: own(e.value),
-                            })
-                            .collect(),
-                    }),
-                    action: s.action.map(own_names),
-                    resource: s.resource.map(own_names),
-                    conditions: s
-                        .conditions
-                        .into_iter()
-                        .map(|c| Condition {
-                            operator: own(c.operator),
-                            key: own(c.key),
-                            values: c.values.into_iter().map(own).collect(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
 }
 
 /// Whether KMS accepts this character in a key policy.
