@@ -401,8 +401,10 @@ fn check_grant(grant: &Grant<'_>, trust: &Trust<'_>, out: &mut Collector<'_>) {
     }
 }
 
-fn check_lockout(grants: &[Grant<'_>], trust: &Trust<'_>, out: &mut Collector<'_>) {
-    let manageable = grants.iter().any(|g| {
+/// Whether the owner account or an admin (any account or IAM principal, when the owner is
+/// unknown) can still call `kms:PutKeyPolicy`.
+fn manageable(grants: &[Grant<'_>], trust: &Trust<'_>) -> bool {
+    grants.iter().any(|g| {
         if !g.actions.contains(ActionSet::PUT_KEY_POLICY) || !reachable(g) {
             return false;
         }
@@ -420,7 +422,19 @@ fn check_lockout(grants: &[Grant<'_>], trust: &Trust<'_>, out: &mut Collector<'_
                 .all(|c| clause_admits(c, owner) != Some(false)),
             _ => false,
         }
-    });
+    })
+}
+
+/// Whether, under `policy`, the owner account or a listed admin can still call
+/// `kms:PutKeyPolicy` — whatever action the rules give `lockout-risk`. Checked before the
+/// guardrail writes any policy.
+pub fn keeps_management(policy: &Policy<'_>, rules: &RuleSet, ctx: &KeyContext) -> bool {
+    let normalized = grants::normalize(policy, ctx);
+    manageable(&normalized.grants, &Trust::new(rules, ctx))
+}
+
+fn check_lockout(grants: &[Grant<'_>], trust: &Trust<'_>, out: &mut Collector<'_>) {
+    let manageable = manageable(grants, trust);
     if !manageable {
         let who = match trust.owner {
             Some(owner) => format!("the owner account `{owner}` or a listed admin"),

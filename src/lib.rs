@@ -13,6 +13,7 @@ pub mod glob;
 pub mod grants;
 pub mod policy;
 pub mod principal;
+pub mod remediate;
 pub mod report;
 pub mod rules;
 

@@ -2,8 +2,10 @@
 //! agrees with serde_json, serialization round-trips, and the verdicts are monotone — a Deny
 //! never adds exposure, a restricting condition never adds a statement-level violation.
 
+use kms_guardrail::grants::normalize;
 use kms_guardrail::policy::json;
-use kms_guardrail::{KeyContext, Policy, Report, RuleId, RuleSet, check};
+use kms_guardrail::remediate::{self, check_safe};
+use kms_guardrail::{KeyContext, Policy, Report, RuleAction, RuleId, RuleSet, check};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -44,6 +46,7 @@ fn principal() -> impl Strategy<Value = (&'static str, Value)> {
         Just(("Principal", json!({"AWS": "AROAEXAMPLEID1234567"}))),
         Just(("Principal", json!({"Federated": "accounts.google.com"}))),
         Just(("NotPrincipal", json!({"AWS": EXTERNAL}))),
+        Just(("NotPrincipal", json!({"AWS": "AROAEXAMPLEID1234567"}))),
     ]
 }
 
@@ -290,5 +293,29 @@ proptest! {
         let before = verdicts(&evaluate(&policy), statement_level);
         let after = verdicts(&evaluate(&narrowed), statement_level);
         prop_assert!(after.is_subset(&before), "statement {}\nbefore {:?}\nafter {:?}", index, before, after);
+    }
+
+    #[test]
+    fn a_stripped_plan_grants_nothing_new_and_passes_its_rules(policy in policy()) {
+        let mut rules = rules();
+        for rule in RuleId::ALL {
+            rules.set_action(rule, RuleAction::Revert);
+        }
+        let ctx = KeyContext::for_key_arn(KEY_ARN);
+        let text = serde_json::to_string_pretty(&policy).expect("serializes");
+        let current = Policy::parse(&text).expect("parses");
+        let report = kms_guardrail::evaluate(&current, &rules, &ctx);
+        // No plan is a fine answer (nothing is written); a plan must be safe and narrower.
+        if let Ok(plan) = remediate::plan(&current, &report, &rules, &ctx, None) {
+            prop_assert_eq!(check_safe(&plan.policy, &rules, &ctx), Ok(()));
+            let planned = Policy::parse(&plan.policy).expect("plan parses");
+            let before = normalize(&current, &ctx).grants;
+            for g in normalize(&planned, &ctx).grants {
+                let granted_before = before.iter().any(|h| {
+                    h.principal == g.principal && h.clauses == g.clauses && h.actions.contains(g.actions)
+                });
+                prop_assert!(granted_before, "the plan grants {:?} to `{}` anew:\n{}", g.actions, g.written, plan.policy);
+            }
+        }
     }
 }
