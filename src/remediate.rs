@@ -311,10 +311,8 @@ mod tests {
     #[test]
     fn a_passing_baseline_is_preferred() {
         let baseline = format!(r#"{{"Version":"2012-10-17","Statement":[{ROOT}]}}"#);
-        let text = format!(
-            r#"{{"Statement":[{{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}}]}}"#
-        );
-        let plan = plan_for(&text, Some(&baseline)).expect("plan");
+        let text = r#"{"Statement":[{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
+        let plan = plan_for(text, Some(&baseline)).expect("plan");
         assert_eq!(plan.source, Source::Baseline);
         assert_eq!(plan.policy, baseline);
     }
