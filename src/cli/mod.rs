@@ -1,12 +1,14 @@
 //! `kms-guardrail check`: the evaluator as a command for CI (shift-left), giving the same
 //! verdict the Lambda would. Exit 0 when every policy complies, 1 on violations, 2 when
 //! something could not be checked — with one line per problem, never a panic.
+//! `kms-guardrail fix` prints the policy the guardrail's planner would put back.
 
 mod output;
 
 use crate::grants::KeyContext;
 use crate::principal::{Arn, is_account_id};
-use crate::rules::RuleSet;
+use crate::remediate;
+use crate::rules::{RuleAction, RuleId, RuleSet};
 use crate::{Policy, Report};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
@@ -46,11 +48,17 @@ struct Cli {
 enum Command {
     /// Check key policy files against the organization's rules.
     Check(CheckArgs),
+    /// Print the policy the guardrail would put back for a violating one: the last
+    /// known-good (`--baseline`) if it passes, else the policy with the offending grants
+    /// removed. Exit 0 with the policy on stdout, 1 when no safe policy exists.
+    Fix(FixArgs),
 }
 
+/// The rules and what is known of the key: shared by every command.
 #[derive(clap::Args)]
-struct CheckArgs {
-    /// Rules document (YAML or JSON); without it every rule is on with action `alert`.
+struct Target {
+    /// Rules document (YAML or JSON). Without it, `check` runs every rule with action
+    /// `alert` and `fix` reverts every rule's violations.
     #[arg(long, value_name = "FILE")]
     rules: Option<PathBuf>,
     /// The key owner's account id (else the rules document's `account`, else unknown:
@@ -60,12 +68,30 @@ struct CheckArgs {
     /// The key's ARN, when the policy belongs to a known key (sets the account too).
     #[arg(long, value_name = "ARN", value_parser = parse_key_arn)]
     key_arn: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    target: Target,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Policy files to check; `-` reads standard input.
     #[arg(required = true, value_name = "POLICY")]
     policies: Vec<String>,
+}
+
+#[derive(clap::Args)]
+struct FixArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The key's last known-good policy, preferred when it passes today's rules.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// The policy to fix; `-` reads standard input.
+    #[arg(value_name = "POLICY")]
+    policy: String,
 }
 
 /// How results are printed.
@@ -150,8 +176,26 @@ pub fn run(
             return Exit::CouldNotCheck;
         }
     };
-    let Command::Check(args) = cli.command;
-    check(args, stdin, stdout, stderr)
+    match cli.command {
+        Command::Check(args) => check(args, stdin, stdout, stderr),
+        Command::Fix(args) => fix(args, stdin, stdout, stderr),
+    }
+}
+
+/// Reads the rules document (or takes `default` without one) and builds the key context.
+fn load(target: &Target, default: RuleSet) -> Result<(RuleSet, KeyContext), String> {
+    let rules = match &target.rules {
+        None => default,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|text| RuleSet::from_document(&text).map_err(|e| e.to_string()))
+            .map_err(|reason| format!("{}: {reason}", path.display()))?,
+    };
+    let ctx = match &target.key_arn {
+        Some(arn) => KeyContext::for_key_arn(arn),
+        None => KeyContext::for_account(target.account.as_deref().or(rules.account.as_deref())),
+    };
+    Ok((rules, ctx))
 }
 
 fn check(
@@ -160,22 +204,12 @@ fn check(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Exit {
-    let rules = match &args.rules {
-        None => RuleSet::default(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|text| RuleSet::from_document(&text).map_err(|e| e.to_string()))
-        {
-            Ok(rules) => rules,
-            Err(reason) => {
-                let _ = writeln!(stderr, "kms-guardrail: {}: {reason}", path.display());
-                return Exit::CouldNotCheck;
-            }
-        },
-    };
-    let ctx = match &args.key_arn {
-        Some(arn) => KeyContext::for_key_arn(arn),
-        None => KeyContext::for_account(args.account.as_deref().or(rules.account.as_deref())),
+    let (rules, ctx) = match load(&args.target, RuleSet::default()) {
+        Ok(loaded) => loaded,
+        Err(reason) => {
+            let _ = writeln!(stderr, "kms-guardrail: {reason}");
+            return Exit::CouldNotCheck;
+        }
     };
     let mut stdin_used = false;
     let results: Vec<Checked> = args
@@ -219,6 +253,86 @@ fn check(
         Err(e) => {
             let _ = writeln!(stderr, "kms-guardrail: cannot write output: {e}");
             Exit::CouldNotCheck
+        }
+    }
+}
+
+fn fix(
+    args: FixArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Exit {
+    let mut revert_all = RuleSet::default();
+    for rule in RuleId::ALL {
+        revert_all.set_action(rule, RuleAction::Revert);
+    }
+    let source = if args.policy == "-" {
+        "stdin"
+    } else {
+        args.policy.as_str()
+    };
+    let loaded = load(&args.target, revert_all).and_then(|(rules, ctx)| {
+        let baseline = match &args.baseline {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: cannot read: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let text =
+            read_input(&args.policy, stdin, &mut false).map_err(|e| format!("{source}: {e}"))?;
+        Ok((rules, ctx, baseline, text))
+    });
+    let (rules, ctx, baseline, text) = match loaded {
+        Ok(loaded) => loaded,
+        Err(reason) => {
+            let _ = writeln!(stderr, "kms-guardrail: {reason}");
+            return Exit::CouldNotCheck;
+        }
+    };
+    let policy = match Policy::parse(&text) {
+        Ok(policy) => policy,
+        Err(e) => {
+            let _ = writeln!(stderr, "kms-guardrail: {source}: {e}");
+            return Exit::CouldNotCheck;
+        }
+    };
+    let report = crate::evaluate(&policy, &rules, &ctx);
+    if !report
+        .findings
+        .iter()
+        .any(|f| f.action == RuleAction::Revert)
+    {
+        let _ = writeln!(
+            stderr,
+            "{source}: nothing to revert; the policy is printed unchanged"
+        );
+        return match write!(stdout, "{text}") {
+            Ok(()) => Exit::Compliant,
+            Err(_) => Exit::CouldNotCheck,
+        };
+    }
+    match remediate::plan(&policy, &report, &rules, &ctx, baseline.as_deref()) {
+        Ok(plan) => {
+            match plan.source {
+                remediate::Source::Baseline => {
+                    let _ = writeln!(stderr, "{source}: restored the last known-good policy");
+                }
+                remediate::Source::Stripped => {
+                    for line in &plan.removed {
+                        let _ = writeln!(stderr, "{source}: {line}");
+                    }
+                }
+            }
+            match write!(stdout, "{}", plan.policy) {
+                Ok(()) => Exit::Compliant,
+                Err(_) => Exit::CouldNotCheck,
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "{source}: {e}");
+            Exit::Violations
         }
     }
 }

@@ -28,6 +28,14 @@ fn org_rules() -> String {
     fixture("rules/org.yaml")
 }
 
+/// The shipped example rules: the fixture organization, with `revert` for the exposure rules.
+fn revert_rules() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/rules.yaml")
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kms-guardrail"))
         .args(args)
@@ -314,4 +322,78 @@ fn rules_action_off_silences_a_rule() {
     );
     // KeyAdmin is not an admin under these rules, so the administration grant still shows.
     assert!(rules_found.contains(&"untrusted-admin"), "{rules_found:?}");
+}
+
+#[test]
+fn fix_strips_the_public_grant_and_the_result_checks_compliant() {
+    let rules = revert_rules();
+    let o = run(&["fix", "--rules", &rules, &public()], None);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(said.contains("statement 2 (\"backup\"): removed"), "{said}");
+    let fixed = stdout(&o);
+    let text = std::fs::read_to_string(public()).expect("fixture");
+    let kept: Value = serde_json::from_str(&fixed).expect("fixed policy is JSON");
+    let original: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    assert_eq!(
+        kept["Statement"].as_array().expect("list").len() + 1,
+        original["Statement"].as_array().expect("list").len()
+    );
+    let o = run(&["check", "--rules", &rules, "-"], Some(fixed.as_bytes()));
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+}
+
+#[test]
+fn fix_prefers_a_passing_baseline() {
+    let rules = revert_rules();
+    let o = run(
+        &[
+            "fix",
+            "--rules",
+            &rules,
+            "--account",
+            OWNER,
+            "--baseline",
+            &compliant(),
+            &public(),
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("restored the last known-good policy"));
+    let expected = std::fs::read_to_string(compliant()).expect("fixture");
+    assert_eq!(stdout(&o), expected);
+}
+
+#[test]
+fn fix_without_a_safe_policy_exits_one() {
+    let locked = fixture("policies/lockout-risk/no-put-key-policy.json");
+    let o = run(&["fix", "--account", OWNER, &locked], None);
+    assert_eq!(code(&o), 1);
+    assert_eq!(stdout(&o), "", "nothing is printed that could be written");
+    assert!(
+        stderr(&o).contains("no safe policy to put back"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn fix_of_a_compliant_policy_prints_it_unchanged() {
+    let rules = org_rules();
+    let o = run(
+        &["fix", "--rules", &rules, "--account", OWNER, &compliant()],
+        None,
+    );
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        stdout(&o),
+        std::fs::read_to_string(compliant()).expect("fixture")
+    );
+}
+
+#[test]
+fn fix_of_invalid_json_could_not_check() {
+    let o = run(&["fix", "-"], Some(b"{\"Statement\": ["));
+    assert_could_not_check(&o, "stdin: invalid JSON at line 1, column 16");
 }
