@@ -9,6 +9,7 @@ pub mod actions;
 pub mod cli;
 pub mod condition;
 pub mod evaluate;
+pub mod event;
 pub mod glob;
 pub mod grants;
 pub mod policy;

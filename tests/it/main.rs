@@ -2,5 +2,6 @@
 //! property tests of the evaluator's invariants.
 
 mod cli;
+mod events;
 mod fixtures;
 mod properties;
