@@ -129,7 +129,7 @@ pub struct Ignored {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intake {
     /// Check this key.
-    Handle(KeyEvent),
+    Handle(Box<KeyEvent>),
     /// Acknowledge and do nothing.
     Ignore(Ignored),
 }
@@ -255,7 +255,7 @@ pub fn read(input: &Value) -> Result<Intake, EventError> {
     };
     let identity = detail.user_identity.unwrap_or_default();
     let request = detail.request_parameters.as_ref();
-    Ok(Intake::Handle(KeyEvent {
+    Ok(Intake::Handle(Box::new(KeyEvent {
         event_id: envelope
             .id
             .unwrap_or_else(|| detail.event_id.clone().unwrap_or_default()),
@@ -280,7 +280,7 @@ pub fn read(input: &Value) -> Result<Intake, EventError> {
             .and_then(|r| r.get("policy"))
             .and_then(Value::as_str)
             .map(str::to_owned),
-    }))
+    })))
 }
 
 /// The partition a region belongs to.
@@ -396,7 +396,7 @@ mod tests {
 
     fn handled(v: &Value) -> KeyEvent {
         match read(v).expect("an event") {
-            Intake::Handle(e) => e,
+            Intake::Handle(e) => *e,
             Intake::Ignore(i) => panic!("ignored: {}", i.reason),
         }
     }
