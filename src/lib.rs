@@ -12,6 +12,7 @@ pub mod evaluate;
 pub mod event;
 pub mod glob;
 pub mod grants;
+pub mod guardrail;
 pub mod policy;
 pub mod principal;
 pub mod remediate;

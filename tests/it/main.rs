@@ -4,4 +4,5 @@
 mod cli;
 mod events;
 mod fixtures;
+mod handler;
 mod properties;

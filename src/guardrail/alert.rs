@@ -1,0 +1,115 @@
+//! The alert for one outcome: a subject of at most 100 characters, `severity` and `action`
+//! attributes to filter on, and a JSON body with the key, the actor, the findings, what was
+//! done and the policy before and after (DESIGN.md §6).
+
+use super::ports::Alert;
+use super::{Action, Outcome};
+use crate::event::KeyEvent;
+use serde_json::json;
+
+/// Why an alert is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The policy violates the rules.
+    Violation,
+    /// The policy could not be read.
+    CouldNotCheck,
+    /// The key is left alone (pending deletion).
+    Skipped,
+}
+
+/// SNS's limit for subjects.
+pub const MAX_SUBJECT: usize = 100;
+
+fn action_name(kind: Kind, action: Action) -> &'static str {
+    match (kind, action) {
+        (Kind::CouldNotCheck, _) => "could-not-check",
+        (Kind::Skipped, _) => "skipped",
+        (_, Action::Reverted) => "reverted",
+        (_, Action::WouldRevert) => "would-revert",
+        (_, Action::RevertFailed) => "revert-failed",
+        (_, Action::NotRemediated) => "not-remediated",
+        _ => "alerted",
+    }
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut.
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Builds the alert for `out`, the outcome of `e`.
+pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
+    let action = action_name(kind, out.action);
+    let severity = match kind {
+        Kind::CouldNotCheck => "high".to_owned(),
+        Kind::Skipped => "info".to_owned(),
+        Kind::Violation => out
+            .findings
+            .iter()
+            .map(|f| f.severity)
+            .min()
+            .map_or_else(|| "info".to_owned(), |s| format!("{s:?}").to_lowercase()),
+    };
+    let key_id = e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn);
+    let what = match kind {
+        Kind::Violation => out
+            .findings
+            .first()
+            .map_or_else(|| "violation".to_owned(), |f| f.rule.as_str().to_owned()),
+        Kind::CouldNotCheck => "could not check".to_owned(),
+        Kind::Skipped => "key skipped".to_owned(),
+    };
+    let subject = truncate(
+        &format!(
+            "KMS guardrail: {action}: {what} on key {key_id} in {}",
+            e.account
+        ),
+        MAX_SUBJECT,
+    );
+    let body = json!({
+        "key_arn": e.key_arn,
+        "account": e.account,
+        "region": e.region,
+        "event": {
+            "id": e.event_id,
+            "cloudtrail_event_id": e.cloudtrail_event_id,
+            "name": e.name.as_str(),
+            "time": e.time,
+            "source_ip": e.source_ip,
+            "user_agent": e.user_agent,
+        },
+        "actor": e.actor,
+        "status": out.status,
+        "action": action,
+        "outcome": out.message,
+        "verified": out.verified,
+        "findings": out.findings,
+        "policy_before": out.policy_before,
+        "policy_after": out.policy_after,
+    });
+    Alert {
+        subject,
+        severity,
+        action: action.to_owned(),
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_subjects_are_cut_to_the_sns_limit() {
+        let cut = truncate(&"x".repeat(250), MAX_SUBJECT);
+        assert_eq!(cut.chars().count(), MAX_SUBJECT);
+        assert!(cut.ends_with('…'));
+        assert_eq!(truncate("short", MAX_SUBJECT), "short");
+    }
+}

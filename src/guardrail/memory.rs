@@ -1,0 +1,267 @@
+//! In-memory ports: keys, alerts and baselines held in maps, with failures that can be
+//! injected per call. For fault paths a real service cannot be made to produce on demand,
+//! and for benchmarks of the handler's own overhead. Also [`NoBaselines`], the real "no
+//! baseline table configured" store.
+
+use super::ports::{Alert, Alerts, Baselines, Budget, ErrorClass, KeyInfo, KeyPolicies, PortError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+/// Which call a fault is injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// `DescribeKey`.
+    Describe,
+    /// `GetKeyPolicy`.
+    Get,
+    /// `PutKeyPolicy`.
+    Put,
+}
+
+#[derive(Default)]
+struct Keys {
+    keys: HashMap<String, (KeyInfo, String)>,
+    faults: HashMap<Call, VecDeque<PortError>>,
+    /// Policies served by the next `GetKeyPolicy` calls before the stored one (stale reads).
+    stale: VecDeque<String>,
+    puts: Vec<(String, String)>,
+}
+
+/// KMS keys in memory.
+#[derive(Default)]
+pub struct InMemoryKeyPolicies {
+    inner: Mutex<Keys>,
+}
+
+impl InMemoryKeyPolicies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds (or replaces) a customer-managed, enabled key.
+    pub fn insert(&self, key_arn: &str, policy: &str) {
+        self.insert_with(key_arn, policy, false, "Enabled");
+    }
+
+    /// Adds a key with the given manager and state.
+    pub fn insert_with(&self, key_arn: &str, policy: &str, aws_managed: bool, state: &str) {
+        let info = KeyInfo {
+            arn: key_arn.to_owned(),
+            aws_managed,
+            state: state.to_owned(),
+        };
+        self.lock()
+            .keys
+            .insert(key_arn.to_owned(), (info, policy.to_owned()));
+    }
+
+    /// The key's current policy.
+    pub fn policy(&self, key_arn: &str) -> Option<String> {
+        self.lock().keys.get(key_arn).map(|(_, p)| p.clone())
+    }
+
+    /// Makes the next call of `call` fail with `error` (queued: several faults fail
+    /// several calls in order).
+    pub fn fail_next(&self, call: Call, error: PortError) {
+        self.lock().faults.entry(call).or_default().push_back(error);
+    }
+
+    /// Makes the next `GetKeyPolicy` calls return `policies` in order (an eventually
+    /// consistent read), before the stored policy again.
+    pub fn serve_stale(&self, policies: &[&str]) {
+        self.lock()
+            .stale
+            .extend(policies.iter().map(|p| (*p).to_owned()));
+    }
+
+    /// Every `PutKeyPolicy` made: (key ARN, policy).
+    pub fn puts(&self) -> Vec<(String, String)> {
+        self.lock().puts.clone()
+    }
+
+    fn fault(keys: &mut Keys, call: Call) -> Result<(), PortError> {
+        match keys.faults.get_mut(&call).and_then(VecDeque::pop_front) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn not_found(key_arn: &str) -> PortError {
+    PortError::new(
+        ErrorClass::NotFound,
+        "NotFoundException",
+        format!("Key '{key_arn}' does not exist"),
+    )
+}
+
+impl KeyPolicies for InMemoryKeyPolicies {
+    async fn describe_key(&self, _region: &str, key_arn: &str) -> Result<KeyInfo, PortError> {
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::Describe)?;
+        keys.keys
+            .get(key_arn)
+            .map(|(i, _)| i.clone())
+            .ok_or_else(|| not_found(key_arn))
+    }
+
+    async fn get_key_policy(&self, _region: &str, key_arn: &str) -> Result<String, PortError> {
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::Get)?;
+        if let Some(stale) = keys.stale.pop_front() {
+            return Ok(stale);
+        }
+        keys.keys
+            .get(key_arn)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| not_found(key_arn))
+    }
+
+    async fn put_key_policy(
+        &self,
+        _region: &str,
+        key_arn: &str,
+        policy: &str,
+    ) -> Result<(), PortError> {
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::Put)?;
+        let entry = keys
+            .keys
+            .get_mut(key_arn)
+            .ok_or_else(|| not_found(key_arn))?;
+        entry.1 = policy.to_owned();
+        keys.puts.push((key_arn.to_owned(), policy.to_owned()));
+        Ok(())
+    }
+}
+
+/// Alerts kept in a list.
+#[derive(Default)]
+pub struct RecordingAlerts {
+    sent: Mutex<Vec<Alert>>,
+    faults: Mutex<VecDeque<PortError>>,
+}
+
+impl RecordingAlerts {
+    /// Every alert published, in order.
+    pub fn sent(&self) -> Vec<Alert> {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Makes the next publish fail with `error`.
+    pub fn fail_next(&self, error: PortError) {
+        self.faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(error);
+    }
+}
+
+impl Alerts for RecordingAlerts {
+    async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
+        if let Some(e) = self
+            .faults
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+        {
+            return Err(e);
+        }
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(alert.clone());
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Store {
+    known_good: HashMap<String, String>,
+    /// Per key: (window start, reverts taken in it).
+    reverts: HashMap<String, (u64, u32)>,
+}
+
+/// Baselines and budgets in memory.
+#[derive(Default)]
+pub struct InMemoryBaselines {
+    store: Mutex<Store>,
+}
+
+impl InMemoryBaselines {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Baselines for InMemoryBaselines {
+    async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
+        Ok(self.lock().known_good.get(key_arn).cloned())
+    }
+
+    async fn record_known_good(
+        &self,
+        key_arn: &str,
+        policy: &str,
+        _event_id: &str,
+    ) -> Result<(), PortError> {
+        self.lock()
+            .known_good
+            .insert(key_arn.to_owned(), policy.to_owned());
+        Ok(())
+    }
+
+    async fn take_revert(
+        &self,
+        key_arn: &str,
+        now: u64,
+        budget: Budget,
+    ) -> Result<bool, PortError> {
+        let mut store = self.lock();
+        let entry = store.reverts.entry(key_arn.to_owned()).or_insert((now, 0));
+        if now >= entry.0 + budget.window_secs {
+            *entry = (now, 0);
+        }
+        if entry.1 >= budget.reverts {
+            return Ok(false);
+        }
+        entry.1 += 1;
+        Ok(true)
+    }
+}
+
+/// The store when no baseline table is configured: nothing is remembered, so remediation
+/// strips offending grants, and the revert budget cannot be kept (every revert is allowed;
+/// the loop guard still stops the guardrail from reacting to its own writes).
+pub struct NoBaselines;
+
+impl Baselines for NoBaselines {
+    async fn last_known_good(&self, _key_arn: &str) -> Result<Option<String>, PortError> {
+        Ok(None)
+    }
+
+    async fn record_known_good(
+        &self,
+        _key_arn: &str,
+        _policy: &str,
+        _event_id: &str,
+    ) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    async fn take_revert(
+        &self,
+        _key_arn: &str,
+        _now: u64,
+        _budget: Budget,
+    ) -> Result<bool, PortError> {
+        Ok(true)
+    }
+}

@@ -1,0 +1,528 @@
+//! The guardrail's decision for one event: intake → `DescribeKey` → `GetKeyPolicy` (settled
+//! against stale reads) → evaluate → record the baseline, or plan, check and write a revert
+//! and read it back → alert. Generic over the [`ports`], so the same code runs against AWS,
+//! against moto, and in memory.
+//!
+//! Errors are classified: transient AWS faults come back as [`HandlerError::Transient`] so
+//! Lambda retries; permanent ones (missing key, wrong state, access denied, a refused write)
+//! are alerted and the event succeeds.
+
+pub mod alert;
+pub mod memory;
+pub mod ports;
+
+use crate::event::{self, Intake, KeyEvent};
+use crate::grants::KeyContext;
+use crate::policy::Policy;
+use crate::remediate;
+use crate::report::{Finding, Report};
+use crate::rules::{RuleAction, RuleSet};
+use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError};
+use serde::Serialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// `enforce` writes reverts; `monitor` only says what it would have done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Revert violations whose rule says `revert`.
+    Enforce,
+    /// Write nothing.
+    Monitor,
+}
+
+/// Retries with exponential back-off: `attempts` tries, waiting `first_delay`, then twice
+/// that, and so on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// How many reads in all.
+    pub attempts: u32,
+    /// The wait before the second read.
+    pub first_delay: Duration,
+}
+
+impl Backoff {
+    fn delay(self, attempt: u32) -> Duration {
+        self.first_delay.saturating_mul(1 << attempt.min(16))
+    }
+}
+
+/// How the guardrail behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Enforce or monitor.
+    pub mode: Mode,
+    /// The guardrail's own role: changes it made are never remediated again.
+    pub role_arn: Option<String>,
+    /// Reverts per key per window before the key becomes alert-only.
+    pub budget: Budget,
+    /// Re-reads after a write (and of a policy that looks superseded): KMS is eventually
+    /// consistent.
+    pub reread: Backoff,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Enforce,
+            role_arn: None,
+            budget: Budget {
+                reverts: 3,
+                window_secs: 3600,
+            },
+            reread: Backoff {
+                attempts: 4,
+                first_delay: Duration::from_millis(250),
+            },
+        }
+    }
+}
+
+/// What was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not an event about a key policy (acknowledged).
+    Ignored,
+    /// A key the guardrail leaves alone (AWS-managed, pending deletion).
+    Skipped,
+    /// The policy complies.
+    Compliant,
+    /// The policy violates the rules.
+    Violating,
+    /// The policy could not be read (missing key, access denied, …).
+    CouldNotCheck,
+}
+
+/// What was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Nothing.
+    None,
+    /// The compliant policy was recorded as the key's last known-good.
+    BaselineRecorded,
+    /// Alerted only (the rules say alert, the change was the guardrail's own, the key is
+    /// exempt, or its revert budget is spent).
+    Alerted,
+    /// Monitor mode: a revert would have been written.
+    WouldRevert,
+    /// A compliant policy was written back.
+    Reverted,
+    /// No safe policy exists: alerted, nothing written.
+    NotRemediated,
+    /// The write was refused: alerted.
+    RevertFailed,
+}
+
+/// The result of handling one event (logged, returned by `replay`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The EventBridge event id.
+    pub event_id: Option<String>,
+    /// The key checked.
+    pub key_arn: Option<String>,
+    /// What was found.
+    pub status: Status,
+    /// What was done.
+    pub action: Action,
+    /// One line on why.
+    pub message: String,
+    /// The violations.
+    pub findings: Vec<Finding>,
+    /// The policy the guardrail read.
+    pub policy_before: Option<String>,
+    /// The policy it wrote (or would have).
+    pub policy_after: Option<String>,
+    /// Whether the written policy was read back as written.
+    pub verified: Option<bool>,
+    /// Whether an alert was published.
+    pub alerted: bool,
+}
+
+/// Why an event could not be handled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The input is not an EventBridge CloudTrail event: retrying cannot help.
+    #[error(transparent)]
+    InvalidEvent(#[from] event::EventError),
+    /// An AWS call failed in a way worth retrying.
+    #[error("transient failure during {step}: {error}")]
+    Transient {
+        /// The call (`GetKeyPolicy`, `PutKeyPolicy`, `Publish`, …).
+        step: &'static str,
+        /// The failure.
+        error: PortError,
+    },
+}
+
+impl HandlerError {
+    /// A stable error type for the Lambda runtime's error response.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::InvalidEvent(_) => "InvalidEvent",
+            HandlerError::Transient { .. } => "TransientAwsError",
+        }
+    }
+}
+
+/// The guardrail over its ports.
+pub struct Guardrail<K, A, B> {
+    /// KMS.
+    pub keys: K,
+    /// SNS.
+    pub alerts: A,
+    /// The baseline store.
+    pub baselines: B,
+    /// Behaviour.
+    pub settings: Settings,
+}
+
+impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
+    /// Handles one Lambda input at `now` (seconds since the epoch, for the revert budget).
+    pub async fn handle(
+        &self,
+        input: &Value,
+        rules: &RuleSet,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        match event::read(input)? {
+            Intake::Ignore(ignored) => Ok(Outcome {
+                event_id: ignored.event_id,
+                key_arn: None,
+                status: Status::Ignored,
+                action: Action::None,
+                message: ignored.reason,
+                findings: Vec::new(),
+                policy_before: None,
+                policy_after: None,
+                verified: None,
+                alerted: false,
+            }),
+            Intake::Handle(event) => self.handle_key(&event, rules, now).await,
+        }
+    }
+
+    async fn handle_key(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        let mut out = Outcome {
+            event_id: Some(e.event_id.clone()),
+            key_arn: Some(e.key_arn.clone()),
+            status: Status::CouldNotCheck,
+            action: Action::None,
+            message: String::new(),
+            findings: Vec::new(),
+            policy_before: None,
+            policy_after: None,
+            verified: None,
+            alerted: false,
+        };
+        let info = match self.keys.describe_key(&e.region, &e.key_arn).await {
+            Ok(info) => info,
+            Err(err) => return self.could_not_check(e, out, "DescribeKey", err).await,
+        };
+        if info.aws_managed {
+            out.status = Status::Skipped;
+            out.message = "AWS-managed key: AWS owns its policy".to_owned();
+            return Ok(out);
+        }
+        if info.pending_deletion() {
+            out.status = Status::Skipped;
+            out.message = format!("the key is {}: its policy is not checked", info.state);
+            self.alert(e, &mut out, alert::Kind::Skipped).await?;
+            return Ok(out);
+        }
+        let ctx = KeyContext::for_key_arn(&e.key_arn);
+        let (text, report) = match self.settled_policy(e, rules, &ctx).await {
+            Ok(settled) => settled,
+            Err(err) => return self.could_not_check(e, out, "GetKeyPolicy", err).await,
+        };
+        out.policy_before = Some(text.clone());
+        out.findings = report.findings.clone();
+        if report.is_compliant() {
+            out.status = Status::Compliant;
+            out.message = "the policy complies".to_owned();
+            // A lost baseline costs a better revert later, not this event: log, go on.
+            match self
+                .baselines
+                .record_known_good(&e.key_arn, &text, &e.event_id)
+                .await
+            {
+                Ok(()) => out.action = Action::BaselineRecorded,
+                Err(err) => {
+                    out.message =
+                        format!("the policy complies; recording it as baseline failed: {err}")
+                }
+            }
+            return Ok(out);
+        }
+        out.status = Status::Violating;
+        self.act_on_violation(e, rules, &ctx, &text, &report, now, &mut out)
+            .await?;
+        Ok(out)
+    }
+
+    /// Reads the key's policy. When the event's own copy violates the rules but the read
+    /// one differs and complies, the read may be stale: re-read with back-off before
+    /// concluding the change was superseded.
+    async fn settled_policy(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+        ctx: &KeyContext,
+    ) -> Result<(String, Report), PortError> {
+        let mut text = self.keys.get_key_policy(&e.region, &e.key_arn).await?;
+        let mut report = check_text(&text, rules, ctx);
+        let event_copy_violates = e
+            .request_policy
+            .as_deref()
+            .is_some_and(|p| !check_text(p, rules, ctx).is_compliant());
+        let mut attempt = 0;
+        while report.is_compliant()
+            && event_copy_violates
+            && e.request_policy.as_deref() != Some(text.as_str())
+            && attempt + 1 < self.settings.reread.attempts
+        {
+            tokio::time::sleep(self.settings.reread.delay(attempt)).await;
+            attempt += 1;
+            text = self.keys.get_key_policy(&e.region, &e.key_arn).await?;
+            report = check_text(&text, rules, ctx);
+        }
+        Ok((text, report))
+    }
+
+    #[allow(clippy::too_many_arguments)] // the stages' values, passed rather than rebuilt
+    async fn act_on_violation(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+        ctx: &KeyContext,
+        text: &str,
+        report: &Report,
+        now: u64,
+        out: &mut Outcome,
+    ) -> Result<(), HandlerError> {
+        let wants_revert = report
+            .findings
+            .iter()
+            .any(|f| f.action == RuleAction::Revert);
+        let hold = if !wants_revert {
+            Some("the rules say alert".to_owned())
+        } else if is_exempt(&e.key_arn, rules) {
+            Some("the key is exempt from remediation".to_owned())
+        } else if self
+            .settings
+            .role_arn
+            .as_deref()
+            .is_some_and(|r| e.actor.is_role(r))
+        {
+            Some("the change was the guardrail's own: it is never remediated again".to_owned())
+        } else {
+            None
+        };
+        if let Some(reason) = hold {
+            out.action = Action::Alerted;
+            out.message = reason;
+            return self.alert(e, out, alert::Kind::Violation).await;
+        }
+        let baseline = self
+            .baselines
+            .last_known_good(&e.key_arn)
+            .await
+            .unwrap_or(None);
+        let policy = match Policy::parse(text) {
+            Ok(policy) => policy,
+            Err(err) => {
+                out.action = Action::NotRemediated;
+                out.message = format!(
+                    "the key's policy cannot be read as JSON, so it is not rewritten: {err}"
+                );
+                return self.alert(e, out, alert::Kind::Violation).await;
+            }
+        };
+        let plan = match remediate::plan(&policy, report, rules, ctx, baseline.as_deref()) {
+            Ok(plan) => plan,
+            Err(no_plan) => {
+                out.action = Action::NotRemediated;
+                out.message = no_plan.to_string();
+                return self.alert(e, out, alert::Kind::Violation).await;
+            }
+        };
+        out.policy_after = Some(plan.policy.clone());
+        if self.settings.mode == Mode::Monitor {
+            out.action = Action::WouldRevert;
+            out.message = format!(
+                "monitor mode: would have put back {}",
+                describe_source(plan.source)
+            );
+            return self.alert(e, out, alert::Kind::Violation).await;
+        }
+        match self
+            .baselines
+            .take_revert(&e.key_arn, now, self.settings.budget)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                out.action = Action::Alerted;
+                out.policy_after = None;
+                out.message = format!(
+                    "revert budget spent ({} per {} s): the key is alert-only until the window passes",
+                    self.settings.budget.reverts, self.settings.budget.window_secs
+                );
+                return self.alert(e, out, alert::Kind::Violation).await;
+            }
+            Err(err) if err.class.is_transient() => {
+                return Err(HandlerError::Transient {
+                    step: "take revert budget",
+                    error: err,
+                });
+            }
+            // Without a working budget store the revert still happens: a missed revert is the
+            // worse failure, and the loop guard keeps the guardrail from feeding itself.
+            Err(_) => {}
+        }
+        if let Err(err) = self
+            .keys
+            .put_key_policy(&e.region, &e.key_arn, &plan.policy)
+            .await
+        {
+            if err.class.is_transient() {
+                return Err(HandlerError::Transient {
+                    step: "PutKeyPolicy",
+                    error: err,
+                });
+            }
+            out.action = Action::RevertFailed;
+            out.message = format!("PutKeyPolicy was refused: {err}");
+            return self.alert(e, out, alert::Kind::Violation).await;
+        }
+        out.action = Action::Reverted;
+        out.verified = Some(self.read_back(e, &plan.policy).await);
+        out.message = format!(
+            "put back {}{}",
+            describe_source(plan.source),
+            if out.verified == Some(true) {
+                ""
+            } else {
+                "; not yet visible when read back"
+            }
+        );
+        self.alert(e, out, alert::Kind::Violation).await
+    }
+
+    /// Reads the policy back until it is the one written (same model), with back-off.
+    async fn read_back(&self, e: &KeyEvent, written: &str) -> bool {
+        let Ok(expected) = Policy::parse(written) else {
+            return false;
+        };
+        for attempt in 0..self.settings.reread.attempts {
+            if attempt > 0 {
+                tokio::time::sleep(self.settings.reread.delay(attempt - 1)).await;
+            }
+            if let Ok(text) = self.keys.get_key_policy(&e.region, &e.key_arn).await
+                && Policy::parse(&text).is_ok_and(|p| same_policy(&p, &expected))
+            {
+                return true;
+            }
+        }
+        false
+    }
+
+    async fn could_not_check(
+        &self,
+        e: &KeyEvent,
+        mut out: Outcome,
+        step: &'static str,
+        err: PortError,
+    ) -> Result<Outcome, HandlerError> {
+        if err.class.is_transient() {
+            return Err(HandlerError::Transient { step, error: err });
+        }
+        out.status = Status::CouldNotCheck;
+        out.message = match err.class {
+            ErrorClass::AccessDenied => format!(
+                "{step} was denied: the policy could not be verified (this is never a pass): {err}"
+            ),
+            _ => format!("{step} failed: {err}"),
+        };
+        self.alert(e, &mut out, alert::Kind::CouldNotCheck).await?;
+        Ok(out)
+    }
+
+    async fn alert(
+        &self,
+        e: &KeyEvent,
+        out: &mut Outcome,
+        kind: alert::Kind,
+    ) -> Result<(), HandlerError> {
+        let message = alert::build(e, out, kind);
+        match self.alerts.publish(&message).await {
+            Ok(()) => {
+                out.alerted = true;
+                Ok(())
+            }
+            // Retried so the alert is not lost; the event ends in the dead-letter queue if
+            // it never goes out.
+            Err(error) => Err(HandlerError::Transient {
+                step: "Publish",
+                error,
+            }),
+        }
+    }
+}
+
+fn check_text(text: &str, rules: &RuleSet, ctx: &KeyContext) -> Report {
+    match Policy::parse(text) {
+        Ok(policy) => crate::evaluate(&policy, rules, ctx),
+        // KMS only stores valid JSON objects; a text that is not one is judged as a
+        // document KMS would refuse.
+        Err(err) => Report {
+            findings: vec![Finding {
+                rule: crate::RuleId::InvalidPolicy,
+                severity: crate::RuleId::InvalidPolicy.severity(),
+                action: rules.action(crate::RuleId::InvalidPolicy),
+                statement: None,
+                sid: None,
+                principals: Vec::new(),
+                actions: Vec::new(),
+                message: err.to_string(),
+                span: Default::default(),
+            }],
+            notes: Vec::new(),
+        },
+    }
+}
+
+fn same_policy(a: &Policy<'_>, b: &Policy<'_>) -> bool {
+    a.version == b.version
+        && a.id == b.id
+        && a.statements.len() == b.statements.len()
+        && a.statements.iter().zip(&b.statements).all(|(x, y)| {
+            x.sid == y.sid
+                && x.effect == y.effect
+                && x.principal == y.principal
+                && x.action == y.action
+                && x.resource == y.resource
+                && x.conditions == y.conditions
+        })
+}
+
+fn describe_source(source: remediate::Source) -> &'static str {
+    match source {
+        remediate::Source::Baseline => "the last known-good policy",
+        remediate::Source::Stripped => "the policy without the offending grants",
+    }
+}
+
+/// Whether the rules exempt the key (by key ARN or key id; aliases need a lookup the
+/// guardrail does not make, so alias exemptions apply to the CLI's reports only).
+fn is_exempt(key_arn: &str, rules: &RuleSet) -> bool {
+    let key_id = key_arn.rsplit('/').next().unwrap_or(key_arn);
+    rules.exemptions.iter().any(|x| x == key_arn || x == key_id)
+}

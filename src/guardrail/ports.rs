@@ -1,0 +1,150 @@
+//! The guardrail's boundaries, one small trait per capability: [`KeyPolicies`] (KMS),
+//! [`Alerts`] (SNS), [`Baselines`] (the store of last known-good policies and revert
+//! budgets). AWS adapters implement them over the SDK; `memory` implements them in memory.
+//!
+//! Every failure is a [`PortError`] whose [`ErrorClass`] says what the handler does about
+//! it: transient ones are returned so Lambda retries, permanent ones are alerted.
+
+use std::future::Future;
+
+/// What a failure means for the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorClass {
+    /// Throttling, timeouts, internal errors, 5xx: retry.
+    Transient,
+    /// The key does not exist (any more).
+    NotFound,
+    /// The key's state forbids the call (pending deletion, disabled, …).
+    InvalidState,
+    /// The guardrail's role may not make the call.
+    AccessDenied,
+    /// The request was refused as invalid (ARN, unsupported operation, malformed policy).
+    Rejected,
+}
+
+impl ErrorClass {
+    /// Whether retrying the same call later may succeed.
+    pub fn is_transient(self) -> bool {
+        self == ErrorClass::Transient
+    }
+}
+
+/// A failed call at a boundary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct PortError {
+    /// What it means.
+    pub class: ErrorClass,
+    /// The service's error code (`ThrottlingException`, `NotFoundException`, …).
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+}
+
+impl PortError {
+    /// A failure of class `class`.
+    pub fn new(class: ErrorClass, code: impl Into<String>, message: impl Into<String>) -> Self {
+        PortError {
+            class,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What `DescribeKey` says of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's ARN.
+    pub arn: String,
+    /// `KeyManager` is `AWS`: AWS owns the policy, the guardrail must not touch it.
+    pub aws_managed: bool,
+    /// `KeyState` (`Enabled`, `PendingDeletion`, …).
+    pub state: String,
+}
+
+impl KeyInfo {
+    /// Whether the key is on its way out (`PendingDeletion`, `PendingReplicaDeletion`).
+    pub fn pending_deletion(&self) -> bool {
+        self.state.starts_with("Pending") && self.state.ends_with("Deletion")
+    }
+}
+
+/// Reading and writing key policies (KMS). Calls take the key's region: a replica lives in
+/// another region than the event that announced it.
+pub trait KeyPolicies {
+    /// `DescribeKey`.
+    fn describe_key(
+        &self,
+        region: &str,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<KeyInfo, PortError>> + Send;
+    /// `GetKeyPolicy` for the `default` policy.
+    fn get_key_policy(
+        &self,
+        region: &str,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// `PutKeyPolicy` for the `default` policy. There is deliberately no way to ask for
+    /// `BypassPolicyLockoutSafetyCheck` through this port.
+    fn put_key_policy(
+        &self,
+        region: &str,
+        key_arn: &str,
+        policy: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// One alert: a short subject, a JSON body, and attributes subscribers filter on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alert {
+    /// At most 100 characters (SNS's limit for e-mail subjects).
+    pub subject: String,
+    /// `critical`, `high`, `medium`, `low` or `info`.
+    pub severity: String,
+    /// What the guardrail did: `reverted`, `would-revert`, `alerted`, `revert-failed`,
+    /// `not-remediated`, `could-not-check`.
+    pub action: String,
+    /// The message body.
+    pub body: serde_json::Value,
+}
+
+/// Sending alerts (SNS).
+pub trait Alerts {
+    /// Publishes one alert.
+    fn publish(&self, alert: &Alert) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// How many reverts one key may take in a window before the guardrail only alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Reverts allowed per window.
+    pub reverts: u32,
+    /// The window, in seconds.
+    pub window_secs: u64,
+}
+
+/// The store of last known-good policies and of revert budgets (DynamoDB).
+pub trait Baselines {
+    /// The key's last known-good policy, if one was recorded.
+    fn last_known_good(
+        &self,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Records `policy` as the key's last known-good.
+    fn record_known_good(
+        &self,
+        key_arn: &str,
+        policy: &str,
+        event_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Takes one revert from the key's budget at `now` (seconds since the epoch); `false`
+    /// when the budget for the current window is spent. Atomic across concurrent callers.
+    fn take_revert(
+        &self,
+        key_arn: &str,
+        now: u64,
+        budget: Budget,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+}

@@ -1,0 +1,421 @@
+//! The guardrail's decision over in-memory ports: every behaviour of the loop, and the fault
+//! paths a real service cannot be made to produce on demand (throttling, internal errors,
+//! refused writes, failed alerts), with their classification.
+
+use kms_guardrail::guardrail::memory::{
+    Call, InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts,
+};
+use kms_guardrail::guardrail::ports::{Baselines, Budget, ErrorClass, PortError};
+use kms_guardrail::guardrail::{Action, Guardrail, HandlerError, Mode, Settings, Status};
+use kms_guardrail::{Policy, RuleSet};
+use serde_json::Value;
+use std::path::Path;
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const GUARDRAIL_ROLE: &str = "arn:aws:iam::111122223333:role/kms-guardrail-GuardrailFunctionRole";
+const NOW: u64 = 1_795_000_000;
+
+const GOOD: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+  {"Sid":"App","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}]}"#;
+
+const PUBLIC: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+  {"Sid":"App","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"},
+  {"Sid":"backup","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt"],"Resource":"*"}]}"#;
+
+fn event(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("JSON")
+}
+
+fn rules() -> RuleSet {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rules.yaml"))
+            .expect("example rules");
+    RuleSet::from_document(&text).expect("valid rules")
+}
+
+type Memory = Guardrail<InMemoryKeyPolicies, RecordingAlerts, InMemoryBaselines>;
+
+fn guardrail(mode: Mode) -> Memory {
+    Guardrail {
+        keys: InMemoryKeyPolicies::default(),
+        alerts: RecordingAlerts::default(),
+        baselines: InMemoryBaselines::default(),
+        settings: Settings {
+            mode,
+            role_arn: Some(GUARDRAIL_ROLE.to_owned()),
+            ..Settings::default()
+        },
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (Policy::parse(a).expect("a"), Policy::parse(b).expect("b"));
+    a.statements
+        .iter()
+        .map(|s| (&s.sid, &s.principal, &s.action))
+        .eq(b
+            .statements
+            .iter()
+            .map(|s| (&s.sid, &s.principal, &s.action)))
+}
+
+fn transient(code: &str) -> PortError {
+    PortError::new(ErrorClass::Transient, code, "try again")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_public_policy_is_reverted_to_the_last_known_good() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    g.baselines
+        .record_known_good(KEY, GOOD, "earlier")
+        .await
+        .expect("record");
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(
+        (out.status, out.action),
+        (Status::Violating, Action::Reverted)
+    );
+    assert_eq!(g.keys.policy(KEY).as_deref(), Some(GOOD));
+    assert_eq!(out.verified, Some(true));
+    let alerts = g.alerts.sent();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].action, "reverted");
+    assert_eq!(alerts[0].severity, "critical");
+    assert!(alerts[0].subject.chars().count() <= 100);
+    assert_eq!(alerts[0].body["policy_before"], PUBLIC);
+    assert_eq!(alerts[0].body["policy_after"], GOOD);
+    assert_eq!(
+        alerts[0].body["actor"]["arn"],
+        "arn:aws:sts::111122223333:assumed-role/Developer/alice"
+    );
+    assert_eq!(alerts[0].body["findings"][0]["rule"], "public-access");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_baseline_only_the_offending_grant_is_stripped() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::Reverted);
+    let now = g.keys.policy(KEY).expect("key");
+    assert!(same(&now, GOOD), "{now}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn monitor_mode_writes_nothing_and_says_what_it_would_do() {
+    let g = guardrail(Mode::Monitor);
+    g.keys.insert(KEY, PUBLIC);
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::WouldRevert);
+    assert!(g.keys.puts().is_empty());
+    let alert = &g.alerts.sent()[0];
+    assert_eq!(alert.action, "would-revert");
+    assert!(same(
+        alert.body["policy_after"].as_str().expect("planned policy"),
+        GOOD
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_compliant_change_becomes_the_baseline() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, GOOD);
+    let out = g
+        .handle(&event("put-key-policy-compliant.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(
+        (out.status, out.action),
+        (Status::Compliant, Action::BaselineRecorded)
+    );
+    assert_eq!(
+        g.baselines
+            .last_known_good(KEY)
+            .await
+            .expect("read")
+            .as_deref(),
+        Some(GOOD)
+    );
+    assert!(g.alerts.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_guardrails_own_change_is_not_remediated_again() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    let out = g
+        .handle(&event("put-key-policy-by-guardrail.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::Alerted);
+    assert!(out.message.contains("guardrail's own"));
+    assert!(g.keys.puts().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flapping_key_runs_out_of_reverts() {
+    let mut g = guardrail(Mode::Enforce);
+    g.settings.budget = Budget {
+        reverts: 2,
+        window_secs: 3600,
+    };
+    let mut actions = Vec::new();
+    for i in 0..3 {
+        g.keys.insert(KEY, PUBLIC);
+        let out = g
+            .handle(&event("put-key-policy-public.json"), &rules(), NOW + i * 60)
+            .await
+            .expect("handled");
+        actions.push(out.action);
+    }
+    assert_eq!(
+        actions,
+        [Action::Reverted, Action::Reverted, Action::Alerted]
+    );
+    assert_eq!(g.keys.puts().len(), 2);
+    // A new window gives the key its budget back.
+    g.keys.insert(KEY, PUBLIC);
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW + 3600)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::Reverted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn aws_managed_keys_are_left_alone() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert_with(KEY, PUBLIC, true, "Enabled");
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!((out.status, out.action), (Status::Skipped, Action::None));
+    assert!(g.keys.puts().is_empty() && g.alerts.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_key_pending_deletion_is_alerted_not_retried() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert_with(KEY, PUBLIC, false, "PendingDeletion");
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("succeeds");
+    assert_eq!(out.status, Status::Skipped);
+    assert!(g.keys.puts().is_empty());
+    assert_eq!(g.alerts.sent()[0].action, "skipped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_calls_are_ignored_without_aws_calls() {
+    let g = guardrail(Mode::Enforce);
+    g.keys
+        .fail_next(Call::Describe, transient("ThrottlingException"));
+    let out = g
+        .handle(&event("put-key-policy-failed.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.status, Status::Ignored);
+    assert!(g.alerts.sent().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_non_event_is_rejected_without_aws_calls() {
+    let g = guardrail(Mode::Enforce);
+    g.keys
+        .fail_next(Call::Describe, transient("ThrottlingException"));
+    let err = g
+        .handle(&serde_json::json!({"hello": "world"}), &rules(), NOW)
+        .await
+        .expect_err("rejected");
+    assert_eq!(err.error_type(), "InvalidEvent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_faults_are_returned_for_retry_and_nothing_is_written() {
+    for (call, code) in [
+        (Call::Describe, "KMSInternalException"),
+        (Call::Get, "ThrottlingException"),
+        (Call::Put, "DependencyTimeoutException"),
+    ] {
+        let g = guardrail(Mode::Enforce);
+        g.keys.insert(KEY, PUBLIC);
+        g.keys.fail_next(call, transient(code));
+        let err = g
+            .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+            .await
+            .expect_err("retry");
+        assert_eq!(err.error_type(), "TransientAwsError", "{code}");
+        assert!(matches!(&err, HandlerError::Transient { error, .. } if error.code == code));
+        assert_eq!(g.keys.policy(KEY).as_deref(), Some(PUBLIC), "{code}");
+        assert!(g.alerts.sent().is_empty(), "{code}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn access_denied_on_read_is_never_a_pass() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, GOOD);
+    g.keys.fail_next(
+        Call::Get,
+        PortError::new(
+            ErrorClass::AccessDenied,
+            "AccessDeniedException",
+            "not allowed",
+        ),
+    );
+    let out = g
+        .handle(&event("put-key-policy-compliant.json"), &rules(), NOW)
+        .await
+        .expect("succeeds");
+    assert_eq!(out.status, Status::CouldNotCheck);
+    assert!(out.message.contains("never a pass"));
+    let alert = &g.alerts.sent()[0];
+    assert_eq!(
+        (alert.action.as_str(), alert.severity.as_str()),
+        ("could-not-check", "high")
+    );
+    assert!(
+        g.baselines
+            .last_known_good(KEY)
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_missing_key_is_alerted_and_succeeds() {
+    let g = guardrail(Mode::Enforce);
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("succeeds");
+    assert_eq!(out.status, Status::CouldNotCheck);
+    assert!(out.message.contains("NotFoundException"));
+    assert_eq!(g.alerts.sent().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_write_is_alerted() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    g.keys.fail_next(
+        Call::Put,
+        PortError::new(
+            ErrorClass::Rejected,
+            "MalformedPolicyDocumentException",
+            "bad principal",
+        ),
+    );
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("succeeds");
+    assert_eq!(out.action, Action::RevertFailed);
+    assert_eq!(g.alerts.sent()[0].action, "revert-failed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_compliant_read_is_read_again() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    // The event carries the public policy; the first read still shows the old one.
+    g.keys.serve_stale(&[GOOD]);
+    let mut input = event("put-key-policy-public.json");
+    input["detail"]["requestParameters"]["policy"] = Value::String(PUBLIC.to_owned());
+    let out = g.handle(&input, &rules(), NOW).await.expect("handled");
+    assert_eq!(
+        (out.status, out.action),
+        (Status::Violating, Action::Reverted)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_alert_is_retried() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    g.alerts.fail_next(transient("Throttling"));
+    let err = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect_err("retry");
+    assert!(matches!(
+        err,
+        HandlerError::Transient {
+            step: "Publish",
+            ..
+        }
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn alert_rules_and_exemptions_only_alert() {
+    let mut alert_only = rules();
+    alert_only.set_action(
+        kms_guardrail::RuleId::PublicAccess,
+        kms_guardrail::RuleAction::Alert,
+    );
+    alert_only.set_action(
+        kms_guardrail::RuleId::UntrustedAccount,
+        kms_guardrail::RuleAction::Alert,
+    );
+    let mut exempt = rules();
+    exempt
+        .exemptions
+        .push("1234abcd-12ab-34cd-56ef-1234567890ab".to_owned());
+    for (rules, why) in [(alert_only, "the rules say alert"), (exempt, "exempt")] {
+        let g = guardrail(Mode::Enforce);
+        g.keys.insert(KEY, PUBLIC);
+        let out = g
+            .handle(&event("put-key-policy-public.json"), &rules, NOW)
+            .await
+            .expect("handled");
+        assert_eq!(out.action, Action::Alerted, "{why}");
+        assert!(out.message.contains(why), "{}", out.message);
+        assert!(g.keys.puts().is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_safe_policy_nothing_is_written() {
+    let g = guardrail(Mode::Enforce);
+    let only_public = r#"{"Statement":[{"Sid":"All","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
+    g.keys.insert(KEY, only_public);
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::NotRemediated);
+    assert!(g.keys.puts().is_empty());
+    assert_eq!(g.alerts.sent()[0].action, "not-remediated");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replica_is_checked_in_its_own_region() {
+    let g = guardrail(Mode::Enforce);
+    let replica = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
+    g.keys.insert(replica, PUBLIC);
+    let out = g
+        .handle(&event("replicate-key.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.key_arn.as_deref(), Some(replica));
+    assert_eq!(out.action, Action::Reverted);
+}
