@@ -6,8 +6,11 @@
 //! does I/O.
 
 pub mod actions;
+pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod condition;
+pub mod config;
 pub mod evaluate;
 pub mod event;
 pub mod glob;

@@ -52,6 +52,17 @@ enum Command {
     /// known-good (`--baseline`) if it passes, else the policy with the offending grants
     /// removed. Exit 0 with the policy on stdout, 1 when no safe policy exists.
     Fix(FixArgs),
+    /// Run the guardrail once on a recorded event, configured by the same environment as
+    /// the Lambda (GUARDRAIL_*, AWS_REGION, AWS_ENDPOINT_URL), against whatever endpoint that
+    /// names. Prints the outcome as JSON; exit 0 when the event was handled, 2 when not.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The EventBridge event (JSON); `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    event: String,
 }
 
 /// The rules and what is known of the key: shared by every command.
@@ -179,6 +190,7 @@ pub fn run(
     match cli.command {
         Command::Check(args) => check(args, stdin, stdout, stderr),
         Command::Fix(args) => fix(args, stdin, stdout, stderr),
+        Command::Replay(args) => replay(args, stdin, stdout, stderr),
     }
 }
 
@@ -333,6 +345,63 @@ fn fix(
         Err(e) => {
             let _ = writeln!(stderr, "{source}: {e}");
             Exit::Violations
+        }
+    }
+}
+
+fn replay(
+    args: ReplayArgs,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Exit {
+    let source = if args.event == "-" {
+        "stdin"
+    } else {
+        args.event.as_str()
+    };
+    let input = read_input(&args.event, stdin, &mut false).and_then(|text| {
+        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("not JSON: {e}"))
+    });
+    let input = match input {
+        Ok(input) => input,
+        Err(reason) => {
+            let _ = writeln!(stderr, "kms-guardrail: {source}: {reason}");
+            return Exit::CouldNotCheck;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            let _ = writeln!(stderr, "kms-guardrail: cannot start the async runtime: {e}");
+            return Exit::CouldNotCheck;
+        }
+    };
+    crate::app::init_logs(std::io::stderr);
+    let result = runtime.block_on(async {
+        let app = crate::app::App::from_env(crate::app::MetricsOut::Stderr)
+            .await
+            .map_err(|e| e.to_string())?;
+        app.invoke(&input)
+            .await
+            .map_err(|e| format!("{} ({})", e, e.error_type()))
+    });
+    match result {
+        Ok(outcome) => match serde_json::to_writer_pretty(&mut *stdout, &outcome)
+            .and_then(|()| writeln!(stdout).map_err(serde_json::Error::io))
+        {
+            Ok(()) => Exit::Compliant,
+            Err(e) => {
+                let _ = writeln!(stderr, "kms-guardrail: cannot write output: {e}");
+                Exit::CouldNotCheck
+            }
+        },
+        Err(reason) => {
+            let _ = writeln!(stderr, "kms-guardrail: {source}: {reason}");
+            Exit::CouldNotCheck
         }
     }
 }

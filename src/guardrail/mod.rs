@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod memory;
+pub mod metrics;
 pub mod ports;
 
 use crate::event::{self, Intake, KeyEvent};

@@ -3,6 +3,7 @@
 
 mod cli;
 mod events;
+mod faults;
 mod fixtures;
 mod handler;
 mod properties;

@@ -1,0 +1,79 @@
+//! The AWS adapters: the guardrail's ports over the real AWS SDK for Rust — KMS
+//! ([`kms::KmsKeyPolicies`]), SNS ([`sns::SnsAlerts`]), DynamoDB
+//! ([`dynamodb::DynamoBaselines`]) — and the rules document from SSM Parameter Store
+//! ([`ssm`]). Every SDK failure is classified once, in [`classify`].
+
+pub mod dynamodb;
+pub mod kms;
+pub mod sns;
+pub mod ssm;
+
+use crate::guardrail::ports::{ErrorClass, PortError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// Error codes AWS documents as worth retrying.
+const TRANSIENT: [&str; 14] = [
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "ProvisionedThroughputExceededException",
+    "DependencyTimeoutException",
+    "KMSInternalException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "KMSInvalidMacException",
+];
+
+/// Maps an SDK failure to what the guardrail does about it.
+pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
+    err: &SdkError<E, HttpResponse>,
+) -> PortError {
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            let code = e.code().unwrap_or("Unknown").to_owned();
+            let message = e.message().unwrap_or_default().to_owned();
+            let status = ctx.raw().status().as_u16();
+            let class = if TRANSIENT.contains(&code.as_str()) || status >= 500 {
+                ErrorClass::Transient
+            } else {
+                match code.as_str() {
+                    "NotFoundException"
+                    | "ResourceNotFoundException"
+                    | "ParameterNotFound"
+                    | "NotFound" => ErrorClass::NotFound,
+                    "KMSInvalidStateException" | "DisabledException" => ErrorClass::InvalidState,
+                    "AccessDeniedException"
+                    | "AccessDenied"
+                    | "AuthorizationError"
+                    | "AuthorizationErrorException"
+                    | "UnrecognizedClientException" => ErrorClass::AccessDenied,
+                    _ => ErrorClass::Rejected,
+                }
+            };
+            PortError::new(class, code, message)
+        }
+        // No usable answer from the service: timeouts, connection failures, garbled
+        // responses. Retrying may succeed.
+        SdkError::TimeoutError(_) => {
+            PortError::new(ErrorClass::Transient, "Timeout", "the call timed out")
+        }
+        SdkError::DispatchFailure(f) => {
+            PortError::new(ErrorClass::Transient, "DispatchFailure", format!("{f:?}"))
+        }
+        SdkError::ResponseError(r) => {
+            PortError::new(ErrorClass::Transient, "ResponseError", format!("{r:?}"))
+        }
+        other => PortError::new(
+            ErrorClass::Rejected,
+            "ConstructionFailure",
+            format!("{other:?}"),
+        ),
+    }
+}

@@ -1,0 +1,170 @@
+//! The Lambda's configuration from its environment (DESIGN.md §7), validated once at
+//! start-up: an invalid value fails loudly, naming the variable.
+
+use crate::guardrail::Mode;
+use crate::principal::Arn;
+use std::path::PathBuf;
+
+/// Where the rules document comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RulesSource {
+    /// No document: every rule on with action `alert`.
+    Defaults,
+    /// A file (packaged with the function, or local for `replay`).
+    File(PathBuf),
+    /// An SSM parameter (`ssm:<name>`).
+    Ssm(String),
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `GUARDRAIL_MODE`: `enforce` or `monitor` (default `monitor`: writing must be asked for).
+    pub mode: Mode,
+    /// `GUARDRAIL_RULES`: a path, `ssm:<parameter>`, or unset.
+    pub rules: RulesSource,
+    /// `GUARDRAIL_ALERT_TOPIC_ARN`: unset means alerts go to the log only.
+    pub topic_arn: Option<String>,
+    /// `GUARDRAIL_BASELINE_TABLE`: unset means no last known-good and no revert budget.
+    pub baseline_table: Option<String>,
+    /// `GUARDRAIL_ROLE_ARN`: the guardrail's own role (loop guard).
+    pub role_arn: Option<String>,
+}
+
+/// An invalid configuration value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn invalid(variable: &'static str, reason: String) -> ConfigError {
+    ConfigError { variable, reason }
+}
+
+impl Config {
+    /// Reads the configuration through `var` (the process environment in production).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mode = match get("GUARDRAIL_MODE").as_deref() {
+            None | Some("monitor") => Mode::Monitor,
+            Some("enforce") => Mode::Enforce,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARDRAIL_MODE",
+                    format!("`{other}` is not `enforce` or `monitor`"),
+                ));
+            }
+        };
+        let rules = match get("GUARDRAIL_RULES") {
+            None => RulesSource::Defaults,
+            Some(v) => match v.strip_prefix("ssm:") {
+                Some("") => {
+                    return Err(invalid(
+                        "GUARDRAIL_RULES",
+                        "`ssm:` needs a parameter name".to_owned(),
+                    ));
+                }
+                Some(name) => RulesSource::Ssm(name.to_owned()),
+                None => RulesSource::File(PathBuf::from(v)),
+            },
+        };
+        let topic_arn = get("GUARDRAIL_ALERT_TOPIC_ARN");
+        if let Some(t) = &topic_arn
+            && Arn::parse(t).is_none_or(|a| a.service != "sns")
+        {
+            return Err(invalid(
+                "GUARDRAIL_ALERT_TOPIC_ARN",
+                format!("`{t}` is not an SNS topic ARN"),
+            ));
+        }
+        let role_arn = get("GUARDRAIL_ROLE_ARN");
+        if let Some(r) = &role_arn
+            && Arn::parse(r).is_none_or(|a| a.service != "iam" || !a.resource.starts_with("role/"))
+        {
+            return Err(invalid(
+                "GUARDRAIL_ROLE_ARN",
+                format!("`{r}` is not an IAM role ARN"),
+            ));
+        }
+        Ok(Config {
+            mode,
+            rules,
+            topic_arn,
+            baseline_table: get("GUARDRAIL_BASELINE_TABLE"),
+            role_arn,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_env(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_monitor_with_default_rules() {
+        let c = from(&[]).expect("valid");
+        assert_eq!((c.mode, c.rules), (Mode::Monitor, RulesSource::Defaults));
+        assert_eq!(
+            (c.topic_arn, c.baseline_table, c.role_arn),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn everything_set() {
+        let c = from(&[
+            ("GUARDRAIL_MODE", "enforce"),
+            ("GUARDRAIL_RULES", "ssm:/kms-guardrail/rules"),
+            (
+                "GUARDRAIL_ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:111122223333:alerts",
+            ),
+            ("GUARDRAIL_BASELINE_TABLE", "baselines"),
+            (
+                "GUARDRAIL_ROLE_ARN",
+                "arn:aws:iam::111122223333:role/guardrail",
+            ),
+        ])
+        .expect("valid");
+        assert_eq!(c.mode, Mode::Enforce);
+        assert_eq!(c.rules, RulesSource::Ssm("/kms-guardrail/rules".to_owned()));
+        assert_eq!(c.baseline_table.as_deref(), Some("baselines"));
+        assert_eq!(
+            from(&[("GUARDRAIL_RULES", "rules.yaml")])
+                .expect("valid")
+                .rules,
+            RulesSource::File("rules.yaml".into())
+        );
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        for (var, value) in [
+            ("GUARDRAIL_MODE", "enforcing"),
+            ("GUARDRAIL_RULES", "ssm:"),
+            ("GUARDRAIL_ALERT_TOPIC_ARN", "alerts"),
+            ("GUARDRAIL_ROLE_ARN", "arn:aws:iam::111122223333:user/alice"),
+        ] {
+            let err = from(&[(var, value)]).expect_err("invalid");
+            assert_eq!(err.variable, var);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid configuration: {var}: ")),
+                "{err}"
+            );
+        }
+    }
+}

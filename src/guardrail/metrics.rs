@@ -1,0 +1,37 @@
+//! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
+//! into counts — evaluations, violations, remediations, remediation failures.
+
+use super::{Action, Outcome, Status};
+use serde_json::{Value, json};
+
+/// The metrics namespace.
+pub const NAMESPACE: &str = "KmsGuardrail";
+
+/// The EMF record for one outcome, at `timestamp_ms`, dimensioned by account.
+pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
+    let evaluated = matches!(out.status, Status::Compliant | Status::Violating);
+    let violating = out.status == Status::Violating;
+    let remediated = out.action == Action::Reverted;
+    let failed = matches!(out.action, Action::RevertFailed | Action::NotRemediated)
+        || out.status == Status::CouldNotCheck;
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Account"]],
+                "Metrics": [
+                    {"Name": "Evaluations", "Unit": "Count"},
+                    {"Name": "Violations", "Unit": "Count"},
+                    {"Name": "Remediations", "Unit": "Count"},
+                    {"Name": "RemediationFailures", "Unit": "Count"},
+                ],
+            }],
+        },
+        "Account": account,
+        "Evaluations": u8::from(evaluated),
+        "Violations": u8::from(violating),
+        "Remediations": u8::from(remediated),
+        "RemediationFailures": u8::from(failed),
+    })
+}

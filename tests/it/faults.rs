@@ -1,0 +1,153 @@
+//! Fault paths moto cannot produce, through the real KMS adapter with `aws-smithy-mocks`:
+//! every error the PutKeyPolicy reference lists (plus throttling and access denied) is
+//! classified, and the handler retries the transient ones and alerts the permanent ones.
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
+use aws_sdk_kms::operation::get_key_policy::GetKeyPolicyOutput;
+use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeyState};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
+use kms_guardrail::RuleSet;
+use kms_guardrail::aws::kms::KmsKeyPolicies;
+use kms_guardrail::guardrail::memory::{InMemoryBaselines, RecordingAlerts};
+use kms_guardrail::guardrail::ports::{ErrorClass, KeyPolicies};
+use kms_guardrail::guardrail::{Action, Guardrail, Mode, Settings};
+use std::path::Path;
+
+const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const PUBLIC: &str = r#"{"Version":"2012-10-17","Statement":[
+  {"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+  {"Sid":"backup","Effect":"Allow","Principal":"*","Action":"kms:Decrypt","Resource":"*"}]}"#;
+
+/// The errors the PutKeyPolicy reference lists, with its HTTP status, and what they mean.
+const PUT_ERRORS: [(&str, u16, ErrorClass); 8] = [
+    ("DependencyTimeoutException", 500, ErrorClass::Transient),
+    ("InvalidArnException", 400, ErrorClass::Rejected),
+    ("KMSInternalException", 500, ErrorClass::Transient),
+    ("KMSInvalidStateException", 400, ErrorClass::InvalidState),
+    ("LimitExceededException", 400, ErrorClass::Rejected),
+    (
+        "MalformedPolicyDocumentException",
+        400,
+        ErrorClass::Rejected,
+    ),
+    ("NotFoundException", 400, ErrorClass::NotFound),
+    ("UnsupportedOperationException", 400, ErrorClass::Rejected),
+];
+
+/// An error response as KMS sends it, so the SDK's own deserializer reads it.
+fn kms_error(status: u16, code: &str) -> HttpResponse {
+    HttpResponse::new(
+        StatusCode::try_from(status).expect("status"),
+        SdkBody::from(format!(
+            r#"{{"__type":"{code}","message":"injected {code}"}}"#
+        )),
+    )
+}
+
+fn customer_key() -> DescribeKeyOutput {
+    DescribeKeyOutput::builder()
+        .key_metadata(
+            KeyMetadata::builder()
+                .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
+                .arn(KEY)
+                .key_manager(KeyManagerType::Customer)
+                .key_state(KeyState::Enabled)
+                .build()
+                .expect("metadata"),
+        )
+        .build()
+}
+
+fn rules() -> RuleSet {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rules.yaml"))
+            .expect("rules");
+    RuleSet::from_document(&text).expect("valid")
+}
+
+fn event() -> serde_json::Value {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("events/put-key-policy-public.json"),
+    )
+    .expect("event");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[tokio::test]
+async fn every_put_key_policy_error_is_classified() {
+    for (code, status, class) in PUT_ERRORS {
+        let rule =
+            mock!(Client::put_key_policy).then_http_response(move || kms_error(status, code));
+        let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&rule]);
+        let kms = KmsKeyPolicies::with_client(client);
+        let err = kms
+            .put_key_policy("us-east-1", KEY, "{}")
+            .await
+            .expect_err(code);
+        assert_eq!((err.code.as_str(), err.class), (code, class), "{code}");
+    }
+}
+
+#[tokio::test]
+async fn read_errors_are_classified() {
+    for (code, status, class) in [
+        ("ThrottlingException", 400, ErrorClass::Transient),
+        ("AccessDeniedException", 400, ErrorClass::AccessDenied),
+        ("NotFoundException", 400, ErrorClass::NotFound),
+        ("KMSInvalidStateException", 400, ErrorClass::InvalidState),
+        ("ServiceUnavailable", 503, ErrorClass::Transient),
+    ] {
+        let rule =
+            mock!(Client::get_key_policy).then_http_response(move || kms_error(status, code));
+        let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&rule]);
+        let err = KmsKeyPolicies::with_client(client)
+            .get_key_policy("us-east-1", KEY)
+            .await
+            .expect_err(code);
+        assert_eq!(err.class, class, "{code}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_handler_retries_transient_write_errors_and_alerts_permanent_ones() {
+    for (code, status, class) in PUT_ERRORS {
+        let describe = mock!(Client::describe_key).then_output(customer_key);
+        let get = mock!(Client::get_key_policy)
+            .then_output(|| GetKeyPolicyOutput::builder().policy(PUBLIC).build());
+        // Matches only writes without the lock-out bypass: one with it finds no rule.
+        let put = mock!(Client::put_key_policy)
+            .match_requests(|req| req.bypass_policy_lockout_safety_check().is_none())
+            .then_http_response(move || kms_error(status, code));
+        let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&describe, &get, &put]);
+        let g = Guardrail {
+            keys: KmsKeyPolicies::with_client(client),
+            alerts: RecordingAlerts::default(),
+            baselines: InMemoryBaselines::default(),
+            settings: Settings {
+                mode: Mode::Enforce,
+                ..Settings::default()
+            },
+        };
+        let result = g.handle(&event(), &rules(), 1_795_000_000).await;
+        if class.is_transient() {
+            let err = result.expect_err(code);
+            assert_eq!(err.error_type(), "TransientAwsError", "{code}");
+            assert!(g.alerts.sent().is_empty(), "{code}");
+        } else {
+            let out = result.unwrap_or_else(|e| panic!("{code}: {e}"));
+            assert_eq!(out.action, Action::RevertFailed, "{code}");
+            assert!(out.message.contains(code), "{code}: {}", out.message);
+            assert_eq!(g.alerts.sent()[0].action, "revert-failed", "{code}");
+        }
+        // The SDK's retry policy retries transient errors itself (3 attempts) before the
+        // handler sees them; it also counts LimitExceededException as throttling, which for
+        // PutKeyPolicy (a policy too long) the handler then treats as permanent.
+        let sdk_retries = class.is_transient() || code == "LimitExceededException";
+        let expected_calls = if sdk_retries { 3 } else { 1 };
+        assert_eq!(put.num_calls(), expected_calls, "{code}");
+    }
+}
