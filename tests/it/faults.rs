@@ -49,12 +49,16 @@ fn kms_error(status: u16, code: &str) -> HttpResponse {
 }
 
 fn customer_key() -> DescribeKeyOutput {
+    key_managed_by(KeyManagerType::Customer)
+}
+
+fn key_managed_by(manager: KeyManagerType) -> DescribeKeyOutput {
     DescribeKeyOutput::builder()
         .key_metadata(
             KeyMetadata::builder()
                 .key_id("1234abcd-12ab-34cd-56ef-1234567890ab")
                 .arn(KEY)
-                .key_manager(KeyManagerType::Customer)
+                .key_manager(manager)
                 .key_state(KeyState::Enabled)
                 .build()
                 .expect("metadata"),
@@ -150,4 +154,32 @@ async fn the_handler_retries_transient_write_errors_and_alerts_permanent_ones() 
         let expected_calls = if sdk_retries { 3 } else { 1 };
         assert_eq!(put.num_calls(), expected_calls, "{code}");
     }
+}
+
+/// moto reports every key as customer-managed; AWS-managed keys are checked here.
+#[tokio::test]
+async fn aws_managed_keys_are_recognized_and_left_alone() {
+    let describe = mock!(Client::describe_key).then_output(|| key_managed_by(KeyManagerType::Aws));
+    let get = mock!(Client::get_key_policy)
+        .then_output(|| GetKeyPolicyOutput::builder().policy(PUBLIC).build());
+    let put = mock!(Client::put_key_policy).then_output(|| {
+        aws_sdk_kms::operation::put_key_policy::PutKeyPolicyOutput::builder().build()
+    });
+    let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&describe, &get, &put]);
+    let g = Guardrail {
+        keys: KmsKeyPolicies::with_client(client),
+        alerts: RecordingAlerts::default(),
+        baselines: InMemoryBaselines::default(),
+        settings: Settings {
+            mode: Mode::Enforce,
+            ..Settings::default()
+        },
+    };
+    let out = g
+        .handle(&event(), &rules(), 1_795_000_000)
+        .await
+        .expect("handled");
+    assert_eq!(out.status, kms_guardrail::guardrail::Status::Skipped);
+    assert_eq!((get.num_calls(), put.num_calls()), (0, 0));
+    assert!(g.alerts.sent().is_empty());
 }

@@ -6,4 +6,5 @@ mod events;
 mod faults;
 mod fixtures;
 mod handler;
+mod moto;
 mod properties;
