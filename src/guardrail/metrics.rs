@@ -35,3 +35,51 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
         "RemediationFailures": u8::from(failed),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(status: Status, action: Action) -> Outcome {
+        Outcome {
+            event_id: None,
+            key_arn: None,
+            status,
+            action,
+            message: String::new(),
+            findings: Vec::new(),
+            policy_before: None,
+            policy_after: None,
+            verified: None,
+            alerted: false,
+        }
+    }
+
+    #[test]
+    fn counts_follow_the_outcome() {
+        let v = emf(
+            &outcome(Status::Violating, Action::Reverted),
+            "111122223333",
+            5,
+        );
+        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
+        assert_eq!(v["_aws"]["Timestamp"], 5);
+        assert_eq!(v["Account"], "111122223333");
+        assert_eq!(
+            (
+                &v["Evaluations"],
+                &v["Violations"],
+                &v["Remediations"],
+                &v["RemediationFailures"]
+            ),
+            (&json!(1), &json!(1), &json!(1), &json!(0))
+        );
+        let failed = emf(&outcome(Status::Violating, Action::RevertFailed), "a", 0);
+        assert_eq!(
+            (&failed["Remediations"], &failed["RemediationFailures"]),
+            (&json!(0), &json!(1))
+        );
+        let ignored = emf(&outcome(Status::Ignored, Action::None), "a", 0);
+        assert_eq!(ignored["Evaluations"], 0);
+    }
+}
