@@ -97,6 +97,26 @@ impl KeyPolicies for KmsKeyPolicies {
         Ok(out.policy().unwrap_or_default().to_owned())
     }
 
+    async fn list_aliases(&self, region: &str, key_arn: &str) -> Result<Vec<String>, PortError> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client(region)
+            .list_aliases()
+            .key_id(key_arn)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(&e))?;
+            names.extend(
+                page.aliases()
+                    .iter()
+                    .filter_map(|a| a.alias_name())
+                    .map(str::to_owned),
+            );
+        }
+        Ok(names)
+    }
+
     async fn put_key_policy(
         &self,
         region: &str,

@@ -14,6 +14,8 @@ pub enum Call {
     Describe,
     /// `GetKeyPolicy`.
     Get,
+    /// `ListAliases`.
+    Aliases,
     /// `PutKeyPolicy`.
     Put,
 }
@@ -22,6 +24,7 @@ pub enum Call {
 struct Keys {
     keys: HashMap<String, (KeyInfo, String)>,
     faults: HashMap<Call, VecDeque<PortError>>,
+    aliases: HashMap<String, Vec<String>>,
     /// Policies served by the next `GetKeyPolicy` calls before the stored one (stale reads).
     stale: VecDeque<String>,
     puts: Vec<(String, String)>,
@@ -55,6 +58,15 @@ impl InMemoryKeyPolicies {
         self.lock()
             .keys
             .insert(key_arn.to_owned(), (info, policy.to_owned()));
+    }
+
+    /// Gives the key an alias (`alias/name`).
+    pub fn add_alias(&self, key_arn: &str, alias: &str) {
+        self.lock()
+            .aliases
+            .entry(key_arn.to_owned())
+            .or_default()
+            .push(alias.to_owned());
     }
 
     /// The key's current policy.
@@ -117,6 +129,12 @@ impl KeyPolicies for InMemoryKeyPolicies {
             .get(key_arn)
             .map(|(_, p)| p.clone())
             .ok_or_else(|| not_found(key_arn))
+    }
+
+    async fn list_aliases(&self, _region: &str, key_arn: &str) -> Result<Vec<String>, PortError> {
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::Aliases)?;
+        Ok(keys.aliases.get(key_arn).cloned().unwrap_or_default())
     }
 
     async fn put_key_policy(

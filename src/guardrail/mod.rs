@@ -314,8 +314,8 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             .any(|f| f.action == RuleAction::Revert);
         let hold = if !wants_revert {
             Some("the rules say alert".to_owned())
-        } else if is_exempt(&e.key_arn, rules) {
-            Some("the key is exempt from remediation".to_owned())
+        } else if let Some(why) = self.exemption(e, rules).await? {
+            Some(why)
         } else if self
             .settings
             .role_arn
@@ -415,6 +415,41 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             }
         );
         self.alert(e, out, alert::Kind::Violation).await
+    }
+
+    /// Why the key is exempt from remediation, if it is: by key ARN or id, or by one of its
+    /// aliases (looked up only when the rules exempt aliases). When the aliases cannot be
+    /// read, the key is held too: reverting an exempt key would be an outage.
+    async fn exemption(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+    ) -> Result<Option<String>, HandlerError> {
+        let key_id = e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn);
+        if rules
+            .exemptions
+            .iter()
+            .any(|x| *x == e.key_arn || x == key_id)
+        {
+            return Ok(Some("the key is exempt from remediation".to_owned()));
+        }
+        let aliases = exempt_aliases(rules);
+        if aliases.is_empty() {
+            return Ok(None);
+        }
+        match self.keys.list_aliases(&e.region, &e.key_arn).await {
+            Ok(names) => Ok(names
+                .iter()
+                .find(|n| aliases.contains(&n.as_str()))
+                .map(|n| format!("the key is exempt from remediation (as `{n}`)"))),
+            Err(err) if err.class.is_transient() => Err(HandlerError::Transient {
+                step: "ListAliases",
+                error: err,
+            }),
+            Err(err) => Ok(Some(format!(
+                "the rules exempt aliases and the key's could not be read ({err}): not remediated"
+            ))),
+        }
     }
 
     /// Reads the policy back until it is the one written (same model), with back-off.
@@ -521,9 +556,18 @@ fn describe_source(source: remediate::Source) -> &'static str {
     }
 }
 
-/// Whether the rules exempt the key (by key ARN or key id; aliases need a lookup the
-/// guardrail does not make, so alias exemptions apply to the CLI's reports only).
-fn is_exempt(key_arn: &str, rules: &RuleSet) -> bool {
-    let key_id = key_arn.rsplit('/').next().unwrap_or(key_arn);
-    rules.exemptions.iter().any(|x| x == key_arn || x == key_id)
+/// The alias names the exemptions list (`alias/x`, or the alias part of an alias ARN).
+fn exempt_aliases(rules: &RuleSet) -> Vec<&str> {
+    rules
+        .exemptions
+        .iter()
+        .filter_map(|x| {
+            if x.starts_with("alias/") {
+                return Some(x.as_str());
+            }
+            crate::principal::Arn::parse(x)
+                .filter(|a| a.resource.starts_with("alias/"))
+                .map(|a| a.resource)
+        })
+        .collect()
 }

@@ -86,6 +86,12 @@ pub trait KeyPolicies {
         region: &str,
         key_arn: &str,
     ) -> impl Future<Output = Result<String, PortError>> + Send;
+    /// `ListAliases` for the key: its alias names (`alias/…`).
+    fn list_aliases(
+        &self,
+        region: &str,
+        key_arn: &str,
+    ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
     /// `PutKeyPolicy` for the `default` policy. There is deliberately no way to ask for
     /// `BypassPolicyLockoutSafetyCheck` through this port.
     fn put_key_policy(

@@ -126,7 +126,14 @@ async fn the_handler_retries_transient_write_errors_and_alerts_permanent_ones() 
         let put = mock!(Client::put_key_policy)
             .match_requests(|req| req.bypass_policy_lockout_safety_check().is_none())
             .then_http_response(move || kms_error(status, code));
-        let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&describe, &get, &put]);
+        let aliases = mock!(Client::list_aliases).then_output(|| {
+            aws_sdk_kms::operation::list_aliases::ListAliasesOutput::builder().build()
+        });
+        let client = mock_client!(
+            aws_sdk_kms,
+            RuleMode::MatchAny,
+            [&describe, &get, &aliases, &put]
+        );
         let g = Guardrail {
             keys: KmsKeyPolicies::with_client(client),
             alerts: RecordingAlerts::default(),

@@ -419,3 +419,52 @@ async fn a_replica_is_checked_in_its_own_region() {
     assert_eq!(out.key_arn.as_deref(), Some(replica));
     assert_eq!(out.action, Action::Reverted);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_key_exempt_by_alias_is_only_alerted() {
+    // examples/rules.yaml exempts `alias/legacy-partner-key`.
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    g.keys.add_alias(KEY, "alias/legacy-partner-key");
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::Alerted);
+    assert!(
+        out.message.contains("`alias/legacy-partner-key`"),
+        "{}",
+        out.message
+    );
+    assert!(g.keys.puts().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn unreadable_aliases_hold_the_revert_when_aliases_are_exempt() {
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    g.keys.fail_next(
+        Call::Aliases,
+        PortError::new(ErrorClass::AccessDenied, "AccessDeniedException", "no"),
+    );
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::Alerted);
+    assert!(g.keys.puts().is_empty());
+
+    g.keys
+        .fail_next(Call::Aliases, transient("ThrottlingException"));
+    let err = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect_err("retry");
+    assert!(matches!(
+        err,
+        HandlerError::Transient {
+            step: "ListAliases",
+            ..
+        }
+    ));
+}

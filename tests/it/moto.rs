@@ -628,3 +628,29 @@ async fn replay_runs_the_handler_from_the_command_line() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("InvalidEvent"));
 }
+
+#[tokio::test]
+async fn a_key_exempt_by_alias_is_not_remediated() {
+    let _serial = fresh().await;
+    let sdk = sdk().await;
+    let key = new_key(&sdk, &public_policy()).await;
+    // examples/rules.yaml exempts `alias/legacy-partner-key`.
+    aws_sdk_kms::Client::new(&sdk)
+        .create_alias()
+        .alias_name("alias/legacy-partner-key")
+        .target_key_id(key.rsplit('/').next().expect("key id"))
+        .send()
+        .await
+        .expect("alias");
+    let app = app(config(Mode::Enforce), &sdk).await;
+    let out = app
+        .invoke(&event_for(
+            "put-key-policy-public.json",
+            &key,
+            &public_policy(),
+        ))
+        .await
+        .expect("handled");
+    assert_eq!(out.action, Action::Alerted);
+    assert_eq!(policy_of(&sdk, &key).await, public_policy());
+}
