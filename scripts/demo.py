@@ -12,34 +12,12 @@ Run through scripts/demo, which installs what this needs.
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from pathlib import Path
 
-import boto3
+from emulator import PUBLIC, ROOT, SANE, Moto, event, sids
 
-ROOT = Path(__file__).resolve().parent.parent
-REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's account
 CLI = ROOT / "target" / "debug" / "kms-guardrail"
-
-SANE = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "Allow use of the key", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/App"},
-         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"},
-    ],
-}
-PUBLIC = {**SANE, "Statement": SANE["Statement"] + [
-    {"Sid": "temporary-debug", "Effect": "Allow", "Principal": {"AWS": "*"},
-     "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": "*"},
-]}
 
 
 def bold(text):
@@ -48,36 +26,6 @@ def bold(text):
 
 def step(text):
     print(f"\n{bold('==> ' + text)}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto():
-    port = free_port()
-    moto = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/", timeout=1)
-            return moto, endpoint
-        except OSError:
-            time.sleep(0.1)
-    moto.kill()
-    raise SystemExit("demo: moto_server did not start")
-
-
-def event(sample, key_id, policy):
-    text = (ROOT / "events" / sample).read_text()
-    text = text.replace("111122223333", ACCOUNT).replace("1234abcd-12ab-34cd-56ef-1234567890ab", key_id)
-    ev = json.loads(text)
-    ev["detail"]["requestParameters"]["policy"] = json.dumps(policy)
-    return ev
 
 
 def replay(env, ev):
@@ -89,33 +37,15 @@ def replay(env, ev):
     return json.loads(run.stdout)
 
 
-def sids(policy_text):
-    return [s.get("Sid", "(no Sid)") for s in json.loads(policy_text)["Statement"]]
-
-
 def main():
-    moto, endpoint = start_moto()
-    try:
-        aws = dict(endpoint_url=endpoint, region_name=REGION,
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
-        kms, sns, sqs, ddb = (boto3.client(n, **aws) for n in ("kms", "sns", "sqs", "dynamodb"))
+    with Moto() as moto:
+        kms = moto.client("kms")
 
-        step(f"AWS emulator (moto) up at {endpoint}; creating the alert topic, baseline table and a key")
-        topic = sns.create_topic(Name="kms-guardrail-alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        ddb.create_table(TableName="kms-guardrail-baselines", BillingMode="PAY_PER_REQUEST",
-                         AttributeDefinitions=[{"AttributeName": "key_arn", "AttributeType": "S"}],
-                         KeySchema=[{"AttributeName": "key_arn", "KeyType": "HASH"}])
+        step(f"AWS emulator (moto) up at {moto.endpoint}; creating the alert topic, baseline table and a key")
+        topic, queue = moto.guardrail_resources()
         key = kms.create_key(Policy=json.dumps(SANE), Description="demo data key")["KeyMetadata"]
         print(f"key {key['Arn']}\npolicy statements: {sids(json.dumps(SANE))}")
-
-        env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": REGION,
-               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-               "GUARDRAIL_MODE": "enforce", "GUARDRAIL_RULES": str(ROOT / "examples" / "rules.yaml"),
-               "GUARDRAIL_ALERT_TOPIC_ARN": topic, "GUARDRAIL_BASELINE_TABLE": "kms-guardrail-baselines",
-               "RUST_LOG": "warn"}
+        env = {**os.environ, **moto.environment(topic), "RUST_LOG": "warn"}
 
         step("The guardrail sees the key's creation and records its policy as the last known-good")
         out = replay(env, event("put-key-policy-compliant.json", key["KeyId"], SANE))
@@ -136,26 +66,20 @@ def main():
         print(f"policy in KMS: {sids(now)}")
 
         step("The alert, as a subscriber of the topic receives it")
-        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
-        for m in messages:
-            note = json.loads(m["Body"])
-            attrs = {k: v["Value"] for k, v in note.get("MessageAttributes", {}).items()}
-            body = json.loads(note["Message"])
-            print(f"subject:    {note['Subject']}\nattributes: {attrs}")
+        alerts = moto.alerts(queue)
+        for subject, attrs, body in alerts:
+            print(f"subject:    {subject}\nattributes: {attrs}")
             print(f"actor:      {body['actor']['arn']} from {body['event']['source_ip']}")
             print(f"outcome:    {body['outcome']}")
 
         reverted = out["action"] == "reverted" and sids(now) == sids(json.dumps(SANE))
-        alerted = any(json.loads(json.loads(m["Body"])["Message"])["action"] == "reverted" for m in messages)
+        alerted = any(body["action"] == "reverted" for _, _, body in alerts)
         print()
         if reverted and alerted:
             print(bold("demo: the public grant was reverted and the alert was sent"))
             return 0
         print(bold("demo: expected a revert and an alert"), file=sys.stderr)
         return 1
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
 
 
 if __name__ == "__main__":
