@@ -8,3 +8,4 @@ mod fixtures;
 mod handler;
 mod moto;
 mod properties;
+mod template;

@@ -1,0 +1,144 @@
+"""The Lambda binary inside the real Lambda runtime protocol: cargo-lambda's local emulator
+(`cargo lambda watch`) runs `guardrail-lambda`, `cargo lambda invoke` sends it the files of
+events/ (retargeted at a key in moto), and the outcome is checked in moto — policy reverted,
+alert published, baseline recorded, failed calls and the guardrail's own changes left alone.
+
+Also measures, for the README and the notes, the binary's time from process start to its
+first runtime API request (init: configuration, SDK clients, rules) and its peak RSS.
+Prints "N passed, M failed"; exit status 0 only when all passed. Run by scripts/test.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from emulator import PUBLIC, ROOT, SANE, Moto, event, free_port, sids, wait_http
+
+FUNCTION = "guardrail-lambda"
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{'' if ok else ': ' + detail}")
+
+
+def invoke(port, path):
+    run = subprocess.run(
+        ["cargo", "lambda", "invoke", FUNCTION, "--data-file", str(path), "-A", "127.0.0.1", "-P", str(port),
+         "--output-format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if run.returncode != 0:
+        return None, run.stderr.strip()
+    return json.loads(run.stdout), ""
+
+
+def measure_init(env, binary=ROOT / "target" / "debug" / FUNCTION):
+    """Starts `binary` against a local runtime API that never answers the first `next` call;
+    returns the time until that call arrives (init: configuration, SDK clients, rules) in
+    milliseconds, and the peak RSS in KiB."""
+    import http.server
+    import threading
+
+    arrived = threading.Event()
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            arrived.set()
+            time.sleep(2)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    start = time.monotonic()
+    proc = subprocess.Popen([str(binary)], env={**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
+                                                "AWS_LAMBDA_FUNCTION_NAME": FUNCTION, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+                                                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    arrived.wait(timeout=30)
+    ready_ms = (time.monotonic() - start) * 1000
+    rss_kb = 0
+    try:
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                rss_kb = int(line.split()[1])
+    except OSError:
+        pass
+    proc.kill()
+    proc.wait()
+    server.shutdown()
+    return ready_ms, rss_kb
+
+
+def main():
+    workdir = Path(tempfile.mkdtemp(prefix="kms-guardrail-runtime-"))  # outside the tree: watch rebuilds on writes inside it
+    watch = None
+    try:
+        with Moto() as moto:
+            kms = moto.client("kms")
+            topic, queue = moto.guardrail_resources()
+            key = kms.create_key(Policy=json.dumps(SANE))["KeyMetadata"]
+            env = moto.environment(topic)
+            (workdir / "function.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+            port = free_port()
+            log = open(workdir / "watch.log", "w")
+            watch = subprocess.Popen(
+                ["cargo", "lambda", "watch", "-A", "127.0.0.1", "-P", str(port), "--env-file", str(workdir / "function.env")],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            wait_http(f"http://127.0.0.1:{port}/", "cargo lambda watch", seconds=300)
+
+            def send(sample, policy):
+                path = workdir / sample
+                path.write_text(json.dumps(event(sample, key["KeyId"], policy)))
+                return invoke(port, path)
+
+            out, err = send("put-key-policy-compliant.json", SANE)
+            check("a compliant policy is recorded as the baseline",
+                  out is not None and out["action"] == "baseline-recorded", err or str(out))
+            item = moto.client("dynamodb").get_item(TableName="kms-guardrail-baselines",
+                                                    Key={"key_arn": {"S": key["Arn"]}}).get("Item", {})
+            check("the baseline is in DynamoDB", item.get("policy", {}).get("S") == json.dumps(SANE), str(item))
+
+            kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(PUBLIC))
+            out, err = send("put-key-policy-public.json", PUBLIC)
+            check("a public policy is reverted", out is not None and out["action"] == "reverted", err or str(out))
+            now = kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+            check("the key holds its last known-good policy again", sids(now) == sids(json.dumps(SANE)), now)
+            alerts = moto.alerts(queue)
+            check("the alert was published with its attributes",
+                  any(a == {"severity": "critical", "action": "reverted"} for _, a, _ in alerts), str(alerts))
+
+            kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(PUBLIC))
+            out, err = send("put-key-policy-by-guardrail.json", PUBLIC)
+            check("the guardrail's own change is not remediated",
+                  out is not None and out["action"] == "alerted", err or str(out))
+            out, err = send("put-key-policy-failed.json", PUBLIC)
+            check("a failed call is ignored", out is not None and out["status"] == "ignored", err or str(out))
+            bad = workdir / "not-an-event.json"
+            bad.write_text('{"hello": "world"}')
+            out, err = invoke(port, bad)
+            check("a non-event is refused with a classified error", out is None and "InvalidEvent" in err, err or str(out))
+
+            ready_ms, rss_kb = measure_init(env)
+            print(f"measured: process start to first runtime API request {ready_ms:.1f} ms (debug build), peak RSS {rss_kb / 1024:.1f} MiB")
+    finally:
+        if watch is not None:
+            os.killpg(watch.pid, signal.SIGTERM)
+            watch.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
+    passed = sum(results)
+    print(f"{passed} passed, {len(results) - passed} failed")
+    return 0 if results and all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
