@@ -503,8 +503,19 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
                 out.alerted = true;
                 Ok(())
             }
-            // Retried so the alert is not lost; the event ends in the dead-letter queue if
-            // it never goes out.
+            // After a write, a retry would find a compliant key and never alert: keep the
+            // alert in the log (error level, whole body) and succeed.
+            Err(error) if out.action == Action::Reverted => {
+                tracing::error!(
+                    error = %error,
+                    subject = %message.subject,
+                    body = %message.body,
+                    "the alert for a revert could not be published; this line holds it"
+                );
+                out.message = format!("{}; the alert could not be published: {error}", out.message);
+                Ok(())
+            }
+            // Before any write, a retry re-evaluates and alerts again.
             Err(error) => Err(HandlerError::Transient {
                 step: "Publish",
                 error,

@@ -348,8 +348,8 @@ async fn a_stale_compliant_read_is_read_again() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_lost_alert_is_retried() {
-    let g = guardrail(Mode::Enforce);
+async fn an_alert_that_cannot_go_out_before_any_write_is_retried() {
+    let g = guardrail(Mode::Monitor);
     g.keys.insert(KEY, PUBLIC);
     g.alerts.fail_next(transient("Throttling"));
     let err = g
@@ -363,6 +363,26 @@ async fn a_lost_alert_is_retried() {
             ..
         }
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alert_that_cannot_go_out_after_a_revert_is_kept_in_the_log() {
+    // Regression: returning an error here made Lambda retry, the retry found a compliant
+    // key, and the alert about the revert was never sent.
+    let g = guardrail(Mode::Enforce);
+    g.keys.insert(KEY, PUBLIC);
+    g.alerts.fail_next(transient("Throttling"));
+    let out = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect("succeeds");
+    assert_eq!(out.action, Action::Reverted);
+    assert!(!out.alerted);
+    assert!(
+        out.message.contains("the alert could not be published"),
+        "{}",
+        out.message
+    );
 }
 
 #[tokio::test(start_paused = true)]
