@@ -42,16 +42,8 @@ mod tests {
 
     fn outcome(status: Status, action: Action) -> Outcome {
         Outcome {
-            event_id: None,
-            key_arn: None,
-            status,
             action,
-            message: String::new(),
-            findings: Vec::new(),
-            policy_before: None,
-            policy_after: None,
-            verified: None,
-            alerted: false,
+            ..Outcome::new(None, None, status)
         }
     }
 

@@ -142,6 +142,24 @@ pub struct Outcome {
     pub alerted: bool,
 }
 
+impl Outcome {
+    /// An outcome with nothing found or done yet.
+    pub fn new(event_id: Option<String>, key_arn: Option<String>, status: Status) -> Self {
+        Outcome {
+            event_id,
+            key_arn,
+            status,
+            action: Action::None,
+            message: String::new(),
+            findings: Vec::new(),
+            policy_before: None,
+            policy_after: None,
+            verified: None,
+            alerted: false,
+        }
+    }
+}
+
 /// Why an event could not be handled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
@@ -190,16 +208,8 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
     ) -> Result<Outcome, HandlerError> {
         match event::read(input)? {
             Intake::Ignore(ignored) => Ok(Outcome {
-                event_id: ignored.event_id,
-                key_arn: None,
-                status: Status::Ignored,
-                action: Action::None,
                 message: ignored.reason,
-                findings: Vec::new(),
-                policy_before: None,
-                policy_after: None,
-                verified: None,
-                alerted: false,
+                ..Outcome::new(ignored.event_id, None, Status::Ignored)
             }),
             Intake::Handle(event) => self.handle_key(&event, rules, now).await,
         }
@@ -211,18 +221,11 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         rules: &RuleSet,
         now: u64,
     ) -> Result<Outcome, HandlerError> {
-        let mut out = Outcome {
-            event_id: Some(e.event_id.clone()),
-            key_arn: Some(e.key_arn.clone()),
-            status: Status::CouldNotCheck,
-            action: Action::None,
-            message: String::new(),
-            findings: Vec::new(),
-            policy_before: None,
-            policy_after: None,
-            verified: None,
-            alerted: false,
-        };
+        let mut out = Outcome::new(
+            Some(e.event_id.clone()),
+            Some(e.key_arn.clone()),
+            Status::CouldNotCheck,
+        );
         let info = match self.keys.describe_key(&e.region, &e.key_arn).await {
             Ok(info) => info,
             Err(err) => return self.could_not_check(e, out, "DescribeKey", err).await,

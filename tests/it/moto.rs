@@ -277,6 +277,18 @@ async fn baseline_table(sdk: &SdkConfig) -> String {
     "kms-guardrail-baselines".to_owned()
 }
 
+/// Sends `sample`, retargeted at `key` and carrying `policy`, through the app.
+async fn send(
+    app: &App,
+    sample: &str,
+    key: &str,
+    policy: &str,
+) -> kms_guardrail::guardrail::Outcome {
+    app.invoke(&event_for(sample, key, policy))
+        .await
+        .expect("handled")
+}
+
 fn config(mode: Mode) -> Config {
     Config {
         mode,
@@ -314,25 +326,11 @@ async fn a_public_policy_is_reverted_to_the_last_known_good_and_alerted() {
     cfg.baseline_table = Some(baseline_table(&sdk).await);
     let app = app(cfg, &sdk).await;
 
-    let recorded = app
-        .invoke(&event_for(
-            "put-key-policy-compliant.json",
-            &key,
-            &good_policy(),
-        ))
-        .await
-        .expect("handled");
+    let recorded = send(&app, "put-key-policy-compliant.json", &key, &good_policy()).await;
     assert_eq!(recorded.action, Action::BaselineRecorded);
 
     put_policy(&sdk, &key, &public_policy()).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-public.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-public.json", &key, &public_policy()).await;
     assert_eq!(
         (out.status, out.action, out.verified),
         (Status::Violating, Action::Reverted, Some(true))
@@ -367,14 +365,7 @@ async fn without_a_baseline_the_offending_statement_is_stripped() {
     let sdk = sdk().await;
     let key = new_key(&sdk, &public_policy()).await;
     let app = app(config(Mode::Enforce), &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-public.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-public.json", &key, &public_policy()).await;
     assert_eq!(out.action, Action::Reverted);
     assert_eq!(
         statements(&policy_of(&sdk, &key).await),
@@ -388,14 +379,7 @@ async fn monitor_mode_writes_nothing() {
     let sdk = sdk().await;
     let key = new_key(&sdk, &public_policy()).await;
     let app = app(config(Mode::Monitor), &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-public.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-public.json", &key, &public_policy()).await;
     assert_eq!(out.action, Action::WouldRevert);
     assert_eq!(policy_of(&sdk, &key).await, public_policy());
 }
@@ -408,14 +392,7 @@ async fn a_compliant_change_becomes_the_baseline() {
     let mut cfg = config(Mode::Enforce);
     cfg.baseline_table = Some(baseline_table(&sdk).await);
     let app = app(cfg, &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-compliant.json",
-            &key,
-            &good_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-compliant.json", &key, &good_policy()).await;
     assert_eq!(
         (out.status, out.action),
         (Status::Compliant, Action::BaselineRecorded)
@@ -444,14 +421,13 @@ async fn the_guardrails_own_change_is_not_remediated() {
     let sdk = sdk().await;
     let key = new_key(&sdk, &public_policy()).await;
     let app = app(config(Mode::Enforce), &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-by-guardrail.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(
+        &app,
+        "put-key-policy-by-guardrail.json",
+        &key,
+        &public_policy(),
+    )
+    .await;
     assert_eq!(out.action, Action::Alerted);
     assert_eq!(policy_of(&sdk, &key).await, public_policy());
 }
@@ -467,14 +443,7 @@ async fn a_flapping_key_hits_its_revert_budget() {
     let mut actions = Vec::new();
     for _ in 0..4 {
         put_policy(&sdk, &key, &public_policy()).await;
-        let out = app
-            .invoke(&event_for(
-                "put-key-policy-public.json",
-                &key,
-                &public_policy(),
-            ))
-            .await
-            .expect("handled");
+        let out = send(&app, "put-key-policy-public.json", &key, &public_policy()).await;
         actions.push(out.action);
     }
     assert_eq!(
@@ -530,14 +499,7 @@ async fn a_failed_call_is_ignored() {
     let sdk = sdk().await;
     let key = new_key(&sdk, &good_policy()).await;
     let app = app(config(Mode::Enforce), &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-failed.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-failed.json", &key, &public_policy()).await;
     assert_eq!(out.status, Status::Ignored);
     assert_eq!(policy_of(&sdk, &key).await, good_policy());
 }
@@ -559,14 +521,7 @@ async fn rules_are_read_from_ssm() {
     let mut cfg = config(Mode::Enforce);
     cfg.rules = RulesSource::Ssm("/kms-guardrail/rules".to_owned());
     let app = app(cfg, &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-public.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-public.json", &key, &public_policy()).await;
     assert_eq!(out.action, Action::Alerted);
     assert_eq!(policy_of(&sdk, &key).await, public_policy());
 
@@ -643,14 +598,7 @@ async fn a_key_exempt_by_alias_is_not_remediated() {
         .await
         .expect("alias");
     let app = app(config(Mode::Enforce), &sdk).await;
-    let out = app
-        .invoke(&event_for(
-            "put-key-policy-public.json",
-            &key,
-            &public_policy(),
-        ))
-        .await
-        .expect("handled");
+    let out = send(&app, "put-key-policy-public.json", &key, &public_policy()).await;
     assert_eq!(out.action, Action::Alerted);
     assert_eq!(policy_of(&sdk, &key).await, public_policy());
 }
