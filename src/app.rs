@@ -232,8 +232,9 @@ impl App {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let key_arn = match event::read(input) {
-            Ok(Intake::Handle(e)) => e.key_arn,
+        let intake = event::read(input);
+        let key_arn = match &intake {
+            Ok(Intake::Handle(e)) => e.key_arn.clone(),
             _ => String::new(),
         };
         let span = tracing::info_span!("event", event_id = %event_id, key_arn = %key_arn);
@@ -245,7 +246,11 @@ impl App {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        match self.guardrail.handle(input, &rules, now.as_secs()).await {
+        match self
+            .guardrail
+            .handle_intake(intake, &rules, now.as_secs())
+            .await
+        {
             Ok(outcome) => {
                 tracing::info!(
                     status = ?outcome.status,

@@ -206,7 +206,17 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         rules: &RuleSet,
         now: u64,
     ) -> Result<Outcome, HandlerError> {
-        match event::read(input)? {
+        self.handle_intake(event::read(input), rules, now).await
+    }
+
+    /// Handles what intake made of an input (for callers that already read it).
+    pub async fn handle_intake(
+        &self,
+        intake: Result<Intake, event::EventError>,
+        rules: &RuleSet,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        match intake? {
             Intake::Ignore(ignored) => Ok(Outcome {
                 message: ignored.reason,
                 ..Outcome::new(ignored.event_id, None, Status::Ignored)
