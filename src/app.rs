@@ -8,8 +8,7 @@ use crate::aws::sns::{LogAlerts, SnsAlerts};
 use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
 use crate::event::{self, Intake};
-use crate::guardrail::memory::NoBaselines;
-use crate::guardrail::ports::{Alert, Alerts, Baselines, Budget, PortError};
+use crate::guardrail::ports::{Alert, Alerts, PortError};
 use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, metrics};
 use crate::rules::RuleSet;
 use aws_config::retry::RetryConfig;
@@ -30,47 +29,6 @@ impl Alerts for AlertSink {
         match self {
             AlertSink::Sns(sns) => sns.publish(alert).await,
             AlertSink::Log(log) => log.publish(alert).await,
-        }
-    }
-}
-
-/// The baseline store: the table, or none.
-pub enum BaselineStore {
-    /// DynamoDB.
-    Dynamo(DynamoBaselines),
-    /// No table configured.
-    None(NoBaselines),
-}
-
-impl Baselines for BaselineStore {
-    async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
-        match self {
-            BaselineStore::Dynamo(d) => d.last_known_good(key_arn).await,
-            BaselineStore::None(n) => n.last_known_good(key_arn).await,
-        }
-    }
-
-    async fn record_known_good(
-        &self,
-        key_arn: &str,
-        policy: &str,
-        event_id: &str,
-    ) -> Result<(), PortError> {
-        match self {
-            BaselineStore::Dynamo(d) => d.record_known_good(key_arn, policy, event_id).await,
-            BaselineStore::None(n) => n.record_known_good(key_arn, policy, event_id).await,
-        }
-    }
-
-    async fn take_revert(
-        &self,
-        key_arn: &str,
-        now: u64,
-        budget: Budget,
-    ) -> Result<bool, PortError> {
-        match self {
-            BaselineStore::Dynamo(d) => d.take_revert(key_arn, now, budget).await,
-            BaselineStore::None(n) => n.take_revert(key_arn, now, budget).await,
         }
     }
 }
@@ -145,7 +103,7 @@ pub enum MetricsOut {
 
 /// The guardrail with its AWS adapters.
 pub struct App {
-    guardrail: Guardrail<KmsKeyPolicies, AlertSink, BaselineStore>,
+    guardrail: Guardrail<KmsKeyPolicies, AlertSink, Option<DynamoBaselines>>,
     rules: Rules,
     metrics: MetricsOut,
 }
@@ -201,13 +159,10 @@ impl App {
             }
             None => AlertSink::Log(LogAlerts),
         };
-        let baselines = match &config.baseline_table {
-            Some(table) => BaselineStore::Dynamo(DynamoBaselines::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                table.clone(),
-            )),
-            None => BaselineStore::None(NoBaselines),
-        };
+        let baselines = config
+            .baseline_table
+            .as_ref()
+            .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()));
         Ok(App {
             guardrail: Guardrail {
                 keys: KmsKeyPolicies::new(sdk),

@@ -1,7 +1,6 @@
 //! In-memory ports: keys, alerts and baselines held in maps, with failures that can be
 //! injected per call. For fault paths a real service cannot be made to produce on demand,
-//! and for benchmarks of the handler's own overhead. Also [`NoBaselines`], the real "no
-//! baseline table configured" store.
+//! and for benchmarks of the handler's own overhead.
 
 use super::ports::{Alert, Alerts, Baselines, Budget, ErrorClass, KeyInfo, KeyPolicies, PortError};
 use std::collections::{HashMap, VecDeque};
@@ -251,35 +250,6 @@ impl Baselines for InMemoryBaselines {
             return Ok(false);
         }
         entry.1 += 1;
-        Ok(true)
-    }
-}
-
-/// The store when no baseline table is configured: nothing is remembered, so remediation
-/// strips offending grants, and the revert budget cannot be kept (every revert is allowed;
-/// the loop guard still stops the guardrail from reacting to its own writes).
-pub struct NoBaselines;
-
-impl Baselines for NoBaselines {
-    async fn last_known_good(&self, _key_arn: &str) -> Result<Option<String>, PortError> {
-        Ok(None)
-    }
-
-    async fn record_known_good(
-        &self,
-        _key_arn: &str,
-        _policy: &str,
-        _event_id: &str,
-    ) -> Result<(), PortError> {
-        Ok(())
-    }
-
-    async fn take_revert(
-        &self,
-        _key_arn: &str,
-        _now: u64,
-        _budget: Budget,
-    ) -> Result<bool, PortError> {
         Ok(true)
     }
 }

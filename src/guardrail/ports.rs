@@ -154,3 +154,39 @@ pub trait Baselines {
         budget: Budget,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
 }
+
+/// No store (`None`: no baseline table configured): nothing is remembered, so remediation
+/// strips the offending grants, and the revert budget cannot be kept — every revert is
+/// allowed; the loop guard still keeps the guardrail from reacting to its own writes.
+impl<B: Baselines + Sync> Baselines for Option<B> {
+    async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
+        match self {
+            Some(store) => store.last_known_good(key_arn).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn record_known_good(
+        &self,
+        key_arn: &str,
+        policy: &str,
+        event_id: &str,
+    ) -> Result<(), PortError> {
+        match self {
+            Some(store) => store.record_known_good(key_arn, policy, event_id).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn take_revert(
+        &self,
+        key_arn: &str,
+        now: u64,
+        budget: Budget,
+    ) -> Result<bool, PortError> {
+        match self {
+            Some(store) => store.take_revert(key_arn, now, budget).await,
+            None => Ok(true),
+        }
+    }
+}

@@ -66,6 +66,19 @@ fn key_managed_by(manager: KeyManagerType) -> DescribeKeyOutput {
         .build()
 }
 
+/// The guardrail in enforce mode over the real KMS adapter with `client`.
+fn guardrail_over(client: Client) -> Guardrail<KmsKeyPolicies, RecordingAlerts, InMemoryBaselines> {
+    Guardrail {
+        keys: KmsKeyPolicies::with_client(client),
+        alerts: RecordingAlerts::default(),
+        baselines: InMemoryBaselines::default(),
+        settings: Settings {
+            mode: Mode::Enforce,
+            ..Settings::default()
+        },
+    }
+}
+
 fn rules() -> RuleSet {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rules.yaml"))
@@ -134,15 +147,7 @@ async fn the_handler_retries_transient_write_errors_and_alerts_permanent_ones() 
             RuleMode::MatchAny,
             [&describe, &get, &aliases, &put]
         );
-        let g = Guardrail {
-            keys: KmsKeyPolicies::with_client(client),
-            alerts: RecordingAlerts::default(),
-            baselines: InMemoryBaselines::default(),
-            settings: Settings {
-                mode: Mode::Enforce,
-                ..Settings::default()
-            },
-        };
+        let g = guardrail_over(client);
         let result = g.handle(&event(), &rules(), 1_795_000_000).await;
         if class.is_transient() {
             let err = result.expect_err(code);
@@ -173,15 +178,7 @@ async fn aws_managed_keys_are_recognized_and_left_alone() {
         aws_sdk_kms::operation::put_key_policy::PutKeyPolicyOutput::builder().build()
     });
     let client = mock_client!(aws_sdk_kms, RuleMode::MatchAny, [&describe, &get, &put]);
-    let g = Guardrail {
-        keys: KmsKeyPolicies::with_client(client),
-        alerts: RecordingAlerts::default(),
-        baselines: InMemoryBaselines::default(),
-        settings: Settings {
-            mode: Mode::Enforce,
-            ..Settings::default()
-        },
-    };
+    let g = guardrail_over(client);
     let out = g
         .handle(&event(), &rules(), 1_795_000_000)
         .await
