@@ -10,7 +10,8 @@ use crate::principal::Arn;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// The CloudTrail calls that set a key policy.
+/// Why a key is checked: one of the CloudTrail calls that set a key policy, or the
+/// scheduled sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum KeyEventName {
     /// `PutKeyPolicy`.
@@ -19,6 +20,8 @@ pub enum KeyEventName {
     CreateKey,
     /// `ReplicateKey` (the replica, in the replica region, is the key to check).
     ReplicateKey,
+    /// The scheduled sweep listed the key (no CloudTrail call).
+    Sweep,
 }
 
 impl KeyEventName {
@@ -37,6 +40,7 @@ impl KeyEventName {
             KeyEventName::PutKeyPolicy => "PutKeyPolicy",
             KeyEventName::CreateKey => "CreateKey",
             KeyEventName::ReplicateKey => "ReplicateKey",
+            KeyEventName::Sweep => "Sweep",
         }
     }
 }
@@ -112,6 +116,25 @@ pub struct KeyEvent {
     /// The policy text the call carried, if CloudTrail recorded it. Never trusted for the
     /// verdict: the guardrail re-fetches the policy.
     pub request_policy: Option<String>,
+}
+
+impl KeyEvent {
+    /// The key `key_arn` (in `region`) as the sweep `sweep_id` met it: no caller, no request.
+    pub fn swept(sweep_id: &str, key_arn: &str, region: &str) -> KeyEvent {
+        KeyEvent {
+            event_id: format!("sweep:{sweep_id}"),
+            cloudtrail_event_id: None,
+            name: KeyEventName::Sweep,
+            time: None,
+            key_arn: key_arn.to_owned(),
+            region: region.to_owned(),
+            account: Arn::parse(key_arn).map_or_else(String::new, |a| a.account.to_owned()),
+            actor: Actor::default(),
+            source_ip: None,
+            user_agent: None,
+            request_policy: None,
+        }
+    }
 }
 
 /// An event that is acknowledged without action.
@@ -373,6 +396,8 @@ fn resolve_key(
                 replica_region.to_owned(),
             ))
         }
+        // Never parsed from CloudTrail: a sweep names its key itself.
+        KeyEventName::Sweep => None,
     }
 }
 

@@ -21,6 +21,7 @@ pub mod principal;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+pub mod sweep;
 
 pub use evaluate::evaluate;
 pub use grants::KeyContext;

@@ -1,9 +1,11 @@
 //! [`Baselines`] over `aws-sdk-dynamodb`: one item per key (partition key `key_arn`) holding
-//! the last known-good policy and the revert budget's window. Writes are conditional, so
+//! the last known-good policy and the revert budget's window, and one item per sweep scope
+//! (partition key `sweep#<region>`, which no key ARN can be) holding its checkpoint. Writes are conditional, so
 //! concurrent invocations and out-of-order deliveries cannot undo each other: a baseline is
 //! only replaced by a newer one, and a revert is only taken while the window has room.
 
 use super::classify;
+use crate::guardrail::now_secs;
 use crate::guardrail::ports::{Baselines, Budget, PortError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -27,18 +29,32 @@ impl DynamoBaselines {
     }
 }
 
+impl DynamoBaselines {
+    /// The string `attribute` of the item `key` (a consistent read).
+    async fn read_string(&self, key: &str, attribute: &str) -> Result<Option<String>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out
+            .item()
+            .and_then(|item| item.get(attribute))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+}
+
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
 }
 
 fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Whether the failure is a condition that did not hold (not an error for the caller).
@@ -48,20 +64,7 @@ fn condition_failed(e: &PortError) -> bool {
 
 impl Baselines for DynamoBaselines {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s(key_arn))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        Ok(out
-            .item()
-            .and_then(|item| item.get("policy"))
-            .and_then(|v| v.as_s().ok())
-            .cloned())
+        self.read_string(key_arn, "policy").await
     }
 
     async fn record_known_good(
@@ -142,5 +145,23 @@ impl Baselines for DynamoBaselines {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    async fn sweep_checkpoint(&self, scope: &str) -> Result<Option<String>, PortError> {
+        self.read_string(scope, "checkpoint").await
+    }
+
+    async fn save_sweep_checkpoint(&self, scope: &str, checkpoint: &str) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(scope))
+            .update_expression("SET checkpoint = :checkpoint, updated_at = :now")
+            .expression_attribute_values(":checkpoint", s(checkpoint))
+            .expression_attribute_values(":now", n(now_secs()))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
     }
 }

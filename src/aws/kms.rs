@@ -2,7 +2,7 @@
 //! shared configuration (a replica lives in another region than its primary).
 
 use super::classify;
-use crate::guardrail::ports::{KeyInfo, KeyPolicies, PortError};
+use crate::guardrail::ports::{KeyInfo, KeyPage, KeyPolicies, PortError};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Region;
 use aws_sdk_kms::types::KeyManagerType;
@@ -115,6 +115,34 @@ impl KeyPolicies for KmsKeyPolicies {
             );
         }
         Ok(names)
+    }
+
+    async fn list_keys(
+        &self,
+        region: &str,
+        marker: Option<&str>,
+        limit: i32,
+    ) -> Result<KeyPage, PortError> {
+        let out = self
+            .client(region)
+            .list_keys()
+            .set_marker(marker.map(str::to_owned))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(KeyPage {
+            keys: out
+                .keys()
+                .iter()
+                .filter_map(|k| k.key_arn())
+                .map(str::to_owned)
+                .collect(),
+            next: out
+                .truncated()
+                .then(|| out.next_marker().map(str::to_owned))
+                .flatten(),
+        })
     }
 
     async fn put_key_policy(

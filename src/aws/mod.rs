@@ -8,18 +8,12 @@ pub mod kms;
 pub mod sns;
 pub mod ssm;
 
-use crate::guardrail::ports::{ErrorClass, PortError};
+use crate::guardrail::ports::{ErrorClass, PortError, THROTTLING};
 use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
-/// Error codes AWS documents as worth retrying.
-const TRANSIENT: [&str; 14] = [
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
+/// Error codes AWS documents as worth retrying besides the throttling ones.
+const TRANSIENT: [&str; 8] = [
     "ProvisionedThroughputExceededException",
     "DependencyTimeoutException",
     "KMSInternalException",
@@ -40,7 +34,10 @@ pub fn classify<E: ProvideErrorMetadata + std::fmt::Debug>(
             let code = e.code().unwrap_or("Unknown").to_owned();
             let message = e.message().unwrap_or_default().to_owned();
             let status = ctx.raw().status().as_u16();
-            let class = if TRANSIENT.contains(&code.as_str()) || status >= 500 {
+            let class = if THROTTLING.contains(&code.as_str())
+                || TRANSIENT.contains(&code.as_str())
+                || status >= 500
+            {
                 ErrorClass::Transient
             } else {
                 match code.as_str() {

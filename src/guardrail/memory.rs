@@ -2,8 +2,10 @@
 //! injected per call. For fault paths a real service cannot be made to produce on demand,
 //! and for benchmarks of the handler's own overhead.
 
-use super::ports::{Alert, Alerts, Baselines, Budget, ErrorClass, KeyInfo, KeyPolicies, PortError};
-use std::collections::{HashMap, VecDeque};
+use super::ports::{
+    Alert, Alerts, Baselines, Budget, ErrorClass, KeyInfo, KeyPage, KeyPolicies, PortError,
+};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 /// Which call a fault is injected into.
@@ -17,11 +19,14 @@ pub enum Call {
     Aliases,
     /// `PutKeyPolicy`.
     Put,
+    /// `ListKeys`.
+    List,
 }
 
 #[derive(Default)]
 struct Keys {
-    keys: HashMap<String, (KeyInfo, String)>,
+    /// By ARN: `ListKeys` pages through them in this order.
+    keys: BTreeMap<String, (KeyInfo, String)>,
     faults: HashMap<Call, VecDeque<PortError>>,
     aliases: HashMap<String, Vec<String>>,
     /// Policies served by the next `GetKeyPolicy` calls before the stored one (stale reads).
@@ -87,6 +92,11 @@ impl InMemoryKeyPolicies {
             .extend(policies.iter().map(|p| (*p).to_owned()));
     }
 
+    /// Removes the key (as if deleted and gone).
+    pub fn remove(&self, key_arn: &str) {
+        self.lock().keys.remove(key_arn);
+    }
+
     /// Every `PutKeyPolicy` made: (key ARN, policy).
     pub fn puts(&self) -> Vec<(String, String)> {
         self.lock().puts.clone()
@@ -134,6 +144,31 @@ impl KeyPolicies for InMemoryKeyPolicies {
         let mut keys = self.lock();
         Self::fault(&mut keys, Call::Aliases)?;
         Ok(keys.aliases.get(key_arn).cloned().unwrap_or_default())
+    }
+
+    async fn list_keys(
+        &self,
+        _region: &str,
+        marker: Option<&str>,
+        limit: i32,
+    ) -> Result<KeyPage, PortError> {
+        use std::ops::Bound;
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::List)?;
+        let start = marker.map_or(Bound::Unbounded, |m| Bound::Excluded(m.to_owned()));
+        let limit = usize::try_from(limit.max(1)).unwrap_or(1);
+        let page: Vec<String> = keys
+            .keys
+            .range((start, Bound::Unbounded))
+            .take(limit + 1)
+            .map(|(arn, _)| arn.clone())
+            .collect();
+        let more = page.len() > limit;
+        let page: Vec<String> = page.into_iter().take(limit).collect();
+        Ok(KeyPage {
+            next: if more { page.last().cloned() } else { None },
+            keys: page,
+        })
     }
 
     async fn put_key_policy(
@@ -202,6 +237,7 @@ struct Store {
     known_good: HashMap<String, String>,
     /// Per key: (window start, reverts taken in it).
     reverts: HashMap<String, (u64, u32)>,
+    checkpoints: HashMap<String, String>,
 }
 
 /// Baselines and budgets in memory.
@@ -251,5 +287,16 @@ impl Baselines for InMemoryBaselines {
         }
         entry.1 += 1;
         Ok(true)
+    }
+
+    async fn sweep_checkpoint(&self, scope: &str) -> Result<Option<String>, PortError> {
+        Ok(self.lock().checkpoints.get(scope).cloned())
+    }
+
+    async fn save_sweep_checkpoint(&self, scope: &str, checkpoint: &str) -> Result<(), PortError> {
+        self.lock()
+            .checkpoints
+            .insert(scope.to_owned(), checkpoint.to_owned());
+        Ok(())
     }
 }

@@ -1,11 +1,36 @@
 //! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
-//! into counts — evaluations, violations, remediations, remediation failures.
+//! into counts — evaluations, violations, remediations, remediation failures — and, for a
+//! sweep run, the keys it saw and skipped and its duration.
 
 use super::{Action, Outcome, Status};
+use crate::sweep::Counts;
 use serde_json::{Value, json};
 
 /// The metrics namespace.
 pub const NAMESPACE: &str = "KmsGuardrail";
+
+/// An EMF record at `timestamp_ms`, dimensioned by account, with `values` (name, unit, value).
+fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Value {
+    let metrics: Vec<Value> = values
+        .iter()
+        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+        .collect();
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Account"]],
+                "Metrics": metrics,
+            }],
+        },
+        "Account": account,
+    });
+    for (name, _, value) in values {
+        line[*name] = json!(value);
+    }
+    line
+}
 
 /// The EMF record for one outcome, at `timestamp_ms`, dimensioned by account.
 pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
@@ -14,26 +39,34 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
     let remediated = out.action == Action::Reverted;
     let failed = matches!(out.action, Action::RevertFailed | Action::NotRemediated)
         || out.status == Status::CouldNotCheck;
-    json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Account"]],
-                "Metrics": [
-                    {"Name": "Evaluations", "Unit": "Count"},
-                    {"Name": "Violations", "Unit": "Count"},
-                    {"Name": "Remediations", "Unit": "Count"},
-                    {"Name": "RemediationFailures", "Unit": "Count"},
-                ],
-            }],
-        },
-        "Account": account,
-        "Evaluations": u8::from(evaluated),
-        "Violations": u8::from(violating),
-        "Remediations": u8::from(remediated),
-        "RemediationFailures": u8::from(failed),
-    })
+    record(
+        account,
+        timestamp_ms,
+        &[
+            ("Evaluations", "Count", u64::from(evaluated)),
+            ("Violations", "Count", u64::from(violating)),
+            ("Remediations", "Count", u64::from(remediated)),
+            ("RemediationFailures", "Count", u64::from(failed)),
+        ],
+    )
+}
+
+/// The EMF record for one sweep run: the same counts as events (so alarms and dashboards
+/// see both), plus the keys it saw and skipped and its duration.
+pub fn sweep_emf(run: &Counts, duration_ms: u64, account: &str, timestamp_ms: u64) -> Value {
+    record(
+        account,
+        timestamp_ms,
+        &[
+            ("Evaluations", "Count", run.compliant + run.violating),
+            ("Violations", "Count", run.violating),
+            ("Remediations", "Count", run.remediated),
+            ("RemediationFailures", "Count", run.failed),
+            ("SweepKeys", "Count", run.keys_seen),
+            ("SweepSkipped", "Count", run.skipped_total()),
+            ("SweepDuration", "Milliseconds", duration_ms),
+        ],
+    )
 }
 
 #[cfg(test)]
@@ -73,5 +106,36 @@ mod tests {
         );
         let ignored = emf(&outcome(Status::Ignored, Action::None), "a", 0);
         assert_eq!(ignored["Evaluations"], 0);
+    }
+
+    #[test]
+    fn a_sweep_run_counts_its_keys() {
+        let mut run = Counts::default();
+        run.add(&outcome(Status::Violating, Action::Reverted));
+        run.add(&outcome(Status::Compliant, Action::BaselineRecorded));
+        run.add(&Outcome {
+            skip: Some(super::super::Skip::AwsManaged),
+            ..outcome(Status::Skipped, Action::None)
+        });
+        let v = sweep_emf(&run, 1234, "111122223333", 9);
+        let names: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .map(|m| m["Name"].as_str().expect("name"))
+            .collect();
+        for name in &names {
+            assert!(v.get(*name).is_some(), "{name} has no value");
+        }
+        assert_eq!(
+            (
+                &v["SweepKeys"],
+                &v["Evaluations"],
+                &v["Remediations"],
+                &v["SweepSkipped"],
+                &v["SweepDuration"]
+            ),
+            (&json!(3), &json!(2), &json!(1), &json!(1), &json!(1234))
+        );
     }
 }

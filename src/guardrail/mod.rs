@@ -1,4 +1,4 @@
-//! The guardrail's decision for one event: intake → `DescribeKey` → `GetKeyPolicy` (settled
+//! The guardrail's decision for one event (or one key the sweep listed): intake → `DescribeKey` → `GetKeyPolicy` (settled
 //! against stale reads) → evaluate → record the baseline, or plan, check and write a revert
 //! and read it back → alert. Generic over the [`ports`], so the same code runs against AWS,
 //! against moto, and in memory.
@@ -12,19 +12,26 @@ pub mod memory;
 pub mod metrics;
 pub mod ports;
 
-use crate::event::{self, Intake, KeyEvent};
+use crate::event::{self, Intake, KeyEvent, KeyEventName};
 use crate::grants::KeyContext;
 use crate::policy::Policy;
 use crate::remediate;
 use crate::report::{Finding, Report};
 use crate::rules::{RuleAction, RuleSet};
 use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
+/// Seconds since the epoch (0 if the clock is before it).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// `enforce` writes reverts; `monitor` only says what it would have done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Revert violations whose rule says `revert`.
@@ -96,6 +103,29 @@ pub enum Status {
     CouldNotCheck,
 }
 
+/// Why a key was left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Skip {
+    /// AWS owns the key's policy.
+    AwsManaged,
+    /// The key is on its way out.
+    PendingDeletion,
+    /// The sweep listed the key, then it was gone.
+    Deleted,
+}
+
+impl Skip {
+    /// The reason's name (`aws-managed`, `pending-deletion`, `deleted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::AwsManaged => "aws-managed",
+            Skip::PendingDeletion => "pending-deletion",
+            Skip::Deleted => "deleted",
+        }
+    }
+}
+
 /// What was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -126,6 +156,9 @@ pub struct Outcome {
     pub key_arn: Option<String>,
     /// What was found.
     pub status: Status,
+    /// Why the key was skipped, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<Skip>,
     /// What was done.
     pub action: Action,
     /// One line on why.
@@ -149,6 +182,7 @@ impl Outcome {
             event_id,
             key_arn,
             status,
+            skip: None,
             action: Action::None,
             message: String::new(),
             findings: Vec::new(),
@@ -225,6 +259,21 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         }
     }
 
+    /// Checks one key the sweep `sweep_id` listed in `region`: the same decision as for an
+    /// event about it, except that a key pending deletion or gone since it was listed is
+    /// skipped without an alert.
+    pub async fn handle_swept(
+        &self,
+        sweep_id: &str,
+        region: &str,
+        key_arn: &str,
+        rules: &RuleSet,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        self.handle_key(&KeyEvent::swept(sweep_id, key_arn, region), rules, now)
+            .await
+    }
+
     async fn handle_key(
         &self,
         e: &KeyEvent,
@@ -242,13 +291,18 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         };
         if info.aws_managed {
             out.status = Status::Skipped;
+            out.skip = Some(Skip::AwsManaged);
             out.message = "AWS-managed key: AWS owns its policy".to_owned();
             return Ok(out);
         }
         if info.pending_deletion() {
             out.status = Status::Skipped;
+            out.skip = Some(Skip::PendingDeletion);
             out.message = format!("the key is {}: its policy is not checked", info.state);
-            self.alert(e, &mut out, alert::Kind::Skipped).await?;
+            // An event says someone just acted on the key; a sweep meets it every day.
+            if e.name != KeyEventName::Sweep {
+                self.alert(e, &mut out, alert::Kind::Skipped).await?;
+            }
             return Ok(out);
         }
         let ctx = KeyContext::for_key_arn(&e.key_arn);
@@ -492,6 +546,12 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
     ) -> Result<Outcome, HandlerError> {
         if err.class.is_transient() {
             return Err(HandlerError::Transient { step, error: err });
+        }
+        if e.name == KeyEventName::Sweep && err.class == ErrorClass::NotFound {
+            out.status = Status::Skipped;
+            out.skip = Some(Skip::Deleted);
+            out.message = format!("the key was deleted after the sweep listed it ({step}: {err})");
+            return Ok(out);
         }
         out.status = Status::CouldNotCheck;
         out.message = match err.class {

@@ -30,6 +30,17 @@ impl ErrorClass {
     }
 }
 
+/// Error codes by which AWS says a request was refused for its rate (as opposed to other
+/// transient faults): the caller must slow down, not only retry.
+pub const THROTTLING: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+];
+
 /// A failed call at a boundary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
@@ -51,6 +62,12 @@ impl PortError {
             message: message.into(),
         }
     }
+
+    /// Whether the service refused the call for its request rate (`ThrottlingException`
+    /// and its kin).
+    pub fn is_throttling(&self) -> bool {
+        self.class.is_transient() && THROTTLING.contains(&self.code.as_str())
+    }
 }
 
 /// What `DescribeKey` says of a key.
@@ -69,6 +86,15 @@ impl KeyInfo {
     pub fn pending_deletion(&self) -> bool {
         self.state.starts_with("Pending") && self.state.ends_with("Deletion")
     }
+}
+
+/// One page of `ListKeys`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KeyPage {
+    /// The keys' ARNs, in the service's order.
+    pub keys: Vec<String>,
+    /// The marker for the next page; `None` on the last.
+    pub next: Option<String>,
 }
 
 /// Reading and writing key policies (KMS). Calls take the key's region: a replica lives in
@@ -92,6 +118,14 @@ pub trait KeyPolicies {
         region: &str,
         key_arn: &str,
     ) -> impl Future<Output = Result<Vec<String>, PortError>> + Send;
+    /// `ListKeys` in `region`: the page after `marker` (the first without one), at most
+    /// `limit` keys.
+    fn list_keys(
+        &self,
+        region: &str,
+        marker: Option<&str>,
+        limit: i32,
+    ) -> impl Future<Output = Result<KeyPage, PortError>> + Send;
     /// `PutKeyPolicy` for the `default` policy. There is deliberately no way to ask for
     /// `BypassPolicyLockoutSafetyCheck` through this port.
     fn put_key_policy(
@@ -131,7 +165,8 @@ pub struct Budget {
     pub window_secs: u64,
 }
 
-/// The store of last known-good policies and of revert budgets (DynamoDB).
+/// The store of last known-good policies, of revert budgets, and of the scheduled sweep's
+/// checkpoint (DynamoDB).
 pub trait Baselines {
     /// The key's last known-good policy, if one was recorded.
     fn last_known_good(
@@ -153,11 +188,23 @@ pub trait Baselines {
         now: u64,
         budget: Budget,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// The sweep checkpoint stored under `scope` (opaque text), if any.
+    fn sweep_checkpoint(
+        &self,
+        scope: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Stores `checkpoint` under `scope`, replacing what was there.
+    fn save_sweep_checkpoint(
+        &self,
+        scope: &str,
+        checkpoint: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// No store (`None`: no baseline table configured): nothing is remembered, so remediation
-/// strips the offending grants, and the revert budget cannot be kept — every revert is
-/// allowed; the loop guard still keeps the guardrail from reacting to its own writes.
+/// strips the offending grants, the revert budget cannot be kept — every revert is
+/// allowed; the loop guard still keeps the guardrail from reacting to its own writes — and a
+/// sweep cannot resume: it has no checkpoint.
 impl<B: Baselines + Sync> Baselines for Option<B> {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
         match self {
@@ -187,6 +234,20 @@ impl<B: Baselines + Sync> Baselines for Option<B> {
         match self {
             Some(store) => store.take_revert(key_arn, now, budget).await,
             None => Ok(true),
+        }
+    }
+
+    async fn sweep_checkpoint(&self, scope: &str) -> Result<Option<String>, PortError> {
+        match self {
+            Some(store) => store.sweep_checkpoint(scope).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn save_sweep_checkpoint(&self, scope: &str, checkpoint: &str) -> Result<(), PortError> {
+        match self {
+            Some(store) => store.save_sweep_checkpoint(scope, checkpoint).await,
+            None => Ok(()),
         }
     }
 }

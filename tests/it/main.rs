@@ -8,4 +8,5 @@ mod fixtures;
 mod handler;
 mod moto;
 mod properties;
+mod sweep;
 mod template;

@@ -1,0 +1,655 @@
+//! The scheduled sweep: every key in a region (`ListKeys`, page by page) through the same
+//! decision as an event about it — evaluate, record the baseline, remediate or alert — so
+//! nothing depends on one event's delivery. Calls are paced under a share of the account's
+//! quotas ([`pace`]); a run that must stop (the Lambda's deadline) drains what is in flight
+//! and leaves a checkpoint in the baseline store, and the next run resumes from it, so each
+//! key is visited once per sweep. When the sweep finishes, one summary alert goes out if
+//! anything was violating or could not be checked.
+
+pub mod pace;
+
+use crate::guardrail::ports::{Alert, Alerts, Baselines, KeyPolicies, PortError};
+use crate::guardrail::{Action, Guardrail, HandlerError, Mode, Outcome, Skip, Status, now_secs};
+use crate::rules::RuleSet;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use pace::Paced;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use tokio::time::Instant;
+
+/// Keys asked of `ListKeys` per page (KMS's default; at most 1000).
+pub const PAGE_SIZE: i32 = 100;
+
+/// How many violating keys and failures the summary names (the counts cover all).
+pub const NAMED: usize = 50;
+
+/// What a run is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Start the sweep `id` (the schedule's occurrence, so a redelivered request finds it
+    /// done) — or, when a sweep is unfinished, resume that one.
+    Start {
+        /// The sweep's id.
+        id: String,
+    },
+    /// Resume the unfinished sweep, if there is one; otherwise do nothing.
+    Resume,
+    /// A whole sweep of its own, to the end: no checkpoint is read or written (the CLI).
+    Once {
+        /// The sweep's id.
+        id: String,
+    },
+}
+
+impl Request {
+    /// The sweep request in a Lambda input (`{"sweep": "start", "id": "…"}` or
+    /// `{"sweep": "resume"}`), `None` when the input is not one.
+    pub fn from_input(input: &Value) -> Option<Result<Request, SweepError>> {
+        let verb = input.as_object()?.get("sweep")?;
+        let invalid = |why: &str| Some(Err(SweepError::InvalidRequest(why.to_owned())));
+        match verb.as_str() {
+            Some("resume") => Some(Ok(Request::Resume)),
+            Some("start") => match input.get("id").and_then(Value::as_str) {
+                Some(id) if !id.trim().is_empty() => Some(Ok(Request::Start {
+                    id: id.trim().to_owned(),
+                })),
+                _ => invalid("`start` needs a non-empty string `id`"),
+            },
+            _ => invalid("`sweep` is `start` or `resume`"),
+        }
+    }
+}
+
+/// Why a sweep run failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SweepError {
+    /// The input asked for a sweep, wrongly.
+    #[error("invalid sweep request: {0}")]
+    InvalidRequest(String),
+    /// The keys could not be listed; the checkpoint keeps the sweep's place.
+    #[error("ListKeys failed: {0}")]
+    List(PortError),
+    /// The checkpoint could not be read, so the run cannot know where to start.
+    #[error("the sweep checkpoint could not be read: {0}")]
+    Checkpoint(PortError),
+    /// No region to sweep.
+    #[error("no AWS region is configured (set AWS_REGION)")]
+    NoRegion,
+}
+
+impl SweepError {
+    /// A stable error type for the Lambda runtime's error response.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            SweepError::InvalidRequest(_) => "InvalidSweepRequest",
+            SweepError::List(_) => "SweepListKeysFailed",
+            SweepError::Checkpoint(_) => "SweepCheckpointUnreadable",
+            SweepError::NoRegion => "SweepRegionUnset",
+        }
+    }
+}
+
+/// Counts of what a sweep (or one run of it) met.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Keys listed and handled.
+    pub keys_seen: u64,
+    /// Policies that comply.
+    pub compliant: u64,
+    /// Policies that violate the rules.
+    pub violating: u64,
+    /// Violating policies reverted.
+    pub remediated: u64,
+    /// Violating policies a monitor-mode sweep would have reverted.
+    pub would_remediate: u64,
+    /// Keys that could not be checked, or whose remediation failed.
+    pub failed: u64,
+    /// Keys left alone, by reason.
+    pub skipped: BTreeMap<Skip, u64>,
+}
+
+impl Counts {
+    /// Counts one key's outcome.
+    pub fn add(&mut self, out: &Outcome) {
+        self.keys_seen += 1;
+        match out.status {
+            Status::Compliant => self.compliant += 1,
+            Status::Violating => self.violating += 1,
+            Status::CouldNotCheck => self.failed += 1,
+            Status::Skipped => {
+                *self
+                    .skipped
+                    .entry(out.skip.unwrap_or(Skip::Deleted))
+                    .or_default() += 1;
+            }
+            Status::Ignored => {}
+        }
+        match out.action {
+            Action::Reverted => self.remediated += 1,
+            Action::WouldRevert => self.would_remediate += 1,
+            Action::RevertFailed | Action::NotRemediated => self.failed += 1,
+            _ => {}
+        }
+    }
+
+    /// Keys skipped, for every reason.
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// A key the sweep could not check or remediate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The key.
+    pub key_arn: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One sweep, across all its runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The sweep's id.
+    pub sweep_id: String,
+    /// The region swept.
+    pub region: String,
+    /// The account the keys belong to (from their ARNs; unknown until a key is listed).
+    pub account: Option<String>,
+    /// The mode it ran in (its first run's).
+    pub mode: Mode,
+    /// Whether every key has been visited.
+    pub complete: bool,
+    /// Runs so far.
+    pub runs: u32,
+    /// When it started (seconds since the epoch).
+    pub started_at: u64,
+    /// When it finished.
+    pub finished_at: Option<u64>,
+    /// Time spent in its runs, in milliseconds.
+    pub duration_ms: u64,
+    /// What it met.
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// The first [`NAMED`] violating keys.
+    pub violating_keys: Vec<String>,
+    /// The first [`NAMED`] failures.
+    pub failures: Vec<Failure>,
+}
+
+/// Where an unfinished sweep stands: its summary so far and its place in the listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Checkpoint {
+    summary: Summary,
+    /// The marker of the page being swept (`None`: the first page).
+    marker: Option<String>,
+    /// Keys of that page already handled (always a prefix: a run drains what it started).
+    done_in_page: usize,
+    /// The last of them, to find the place again if the page has shifted.
+    last_done: Option<String>,
+}
+
+impl Checkpoint {
+    /// Where to start in `keys`, the page at `marker` listed again.
+    fn resume_at(&self, keys: &[String]) -> usize {
+        let Some(last) = &self.last_done else {
+            return 0;
+        };
+        let expected = self.done_in_page.min(keys.len());
+        if expected > 0 && keys[expected - 1] == *last {
+            return expected;
+        }
+        // Keys were created or deleted before our place: find the last one handled. When it
+        // is gone itself, step back one rather than risk passing over a key.
+        keys.iter()
+            .position(|k| k == last)
+            .map_or(expected.saturating_sub(1), |i| i + 1)
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunEnd {
+    /// The sweep visited its last key.
+    Finished,
+    /// The run stopped before the end (deadline or key limit); the checkpoint keeps the place.
+    Stopped,
+    /// There was nothing to do (no unfinished sweep to resume, or this one is done).
+    NothingToDo,
+}
+
+/// The result of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// How the run ended.
+    pub end: RunEnd,
+    /// Why it stopped or did nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What this run met.
+    pub run: Counts,
+    /// This run's time, in milliseconds.
+    pub run_duration_ms: u64,
+    /// The sweep so far (all its runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+    /// Whether the summary alert was published (finished sweeps with something to report).
+    pub alerted: bool,
+}
+
+/// When a run must stop launching keys.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Stop at this time (the Lambda's deadline less a margin).
+    pub deadline: Option<Instant>,
+    /// Stop after this many keys.
+    pub max_keys: Option<u64>,
+}
+
+impl Limits {
+    fn reached(&self, launched: u64) -> Option<String> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some("the run's time is up".to_owned());
+        }
+        if self.max_keys.is_some_and(|m| launched >= m) {
+            return Some(format!("the run's limit of {launched} keys is reached"));
+        }
+        None
+    }
+}
+
+/// How the sweep is set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// The region swept.
+    pub region: String,
+    /// Keys per `ListKeys` page.
+    pub page_size: i32,
+}
+
+/// The sweep over the guardrail's ports, its KMS calls paced.
+pub struct Sweeper<K, A, B> {
+    /// The guardrail that decides each key.
+    pub guardrail: Guardrail<Paced<K>, A, B>,
+    /// The sweep's set-up.
+    pub settings: SweepSettings,
+}
+
+impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A, B> {
+    /// The checkpoint's key in the baseline store.
+    fn scope(&self) -> String {
+        format!("sweep#{}", self.settings.region)
+    }
+
+    /// Runs the sweep `request` asks for, within `limits`, calling `on_key` with each key's
+    /// outcome as it is decided.
+    pub async fn run(
+        &self,
+        request: &Request,
+        rules: &RuleSet,
+        limits: Limits,
+        on_key: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<RunReport, SweepError> {
+        if self.settings.region.is_empty() {
+            return Err(SweepError::NoRegion);
+        }
+        let began = Instant::now();
+        let persist = !matches!(request, Request::Once { .. });
+        let Some(mut cp) = self.begin(request).await? else {
+            let reason = match request {
+                Request::Start { id } => format!("sweep {id} is already done"),
+                _ => "no unfinished sweep to resume".to_owned(),
+            };
+            return Ok(RunReport {
+                end: RunEnd::NothingToDo,
+                reason: Some(reason),
+                run: Counts::default(),
+                run_duration_ms: 0,
+                summary: None,
+                alerted: false,
+            });
+        };
+        cp.summary.runs += 1;
+        let mut run = Counts::default();
+        let stopped = self
+            .sweep_pages(&mut cp, &mut run, rules, limits, persist, on_key)
+            .await;
+        let elapsed = millis(began.elapsed());
+        cp.summary.duration_ms += elapsed;
+        let stopped = match stopped {
+            Ok(stopped) => stopped,
+            Err(err) => {
+                self.save(&cp, persist).await;
+                return Err(err);
+            }
+        };
+        let mut alerted = false;
+        if stopped.is_none() {
+            cp.summary.complete = true;
+            cp.summary.finished_at = Some(now_secs());
+            cp.marker = None;
+            cp.done_in_page = 0;
+            cp.last_done = None;
+            alerted = self.alert_summary(&cp.summary).await;
+        }
+        self.save(&cp, persist).await;
+        Ok(RunReport {
+            end: if stopped.is_some() {
+                RunEnd::Stopped
+            } else {
+                RunEnd::Finished
+            },
+            reason: stopped,
+            run,
+            run_duration_ms: elapsed,
+            summary: Some(cp.summary),
+            alerted,
+        })
+    }
+
+    /// The sweep to run: the unfinished one, a new one, or none.
+    async fn begin(&self, request: &Request) -> Result<Option<Checkpoint>, SweepError> {
+        let stored = match request {
+            Request::Once { .. } => None,
+            _ => self.load().await?,
+        };
+        Ok(match (request, stored) {
+            (Request::Start { .. } | Request::Resume, Some(cp)) if !cp.summary.complete => Some(cp),
+            (Request::Resume, _) => None,
+            (Request::Start { id }, Some(done)) if done.summary.sweep_id == *id => None,
+            (Request::Start { id } | Request::Once { id }, _) => Some(Checkpoint {
+                summary: Summary {
+                    sweep_id: id.clone(),
+                    region: self.settings.region.clone(),
+                    account: None,
+                    mode: self.guardrail.settings.mode,
+                    complete: false,
+                    runs: 0,
+                    started_at: now_secs(),
+                    finished_at: None,
+                    duration_ms: 0,
+                    counts: Counts::default(),
+                    violating_keys: Vec::new(),
+                    failures: Vec::new(),
+                },
+                marker: None,
+                done_in_page: 0,
+                last_done: None,
+            }),
+        })
+    }
+
+    /// Sweeps page after page until the last, or until `limits` stop it (the reason).
+    async fn sweep_pages(
+        &self,
+        cp: &mut Checkpoint,
+        run: &mut Counts,
+        rules: &RuleSet,
+        limits: Limits,
+        persist: bool,
+        on_key: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<Option<String>, SweepError> {
+        let region = self.settings.region.as_str();
+        let concurrency = self.guardrail.keys.pacing().concurrency;
+        let sweep_id = cp.summary.sweep_id.clone();
+        let sweep_id = sweep_id.as_str();
+        let mut launched = 0u64;
+        loop {
+            if let Some(reason) = limits.reached(launched) {
+                return Ok(Some(reason));
+            }
+            let page = self
+                .guardrail
+                .keys
+                .list_keys(region, cp.marker.as_deref(), self.settings.page_size)
+                .await
+                .map_err(SweepError::List)?;
+            let start = cp.resume_at(&page.keys);
+            let mut next = start;
+            let mut stop = None;
+            let mut in_flight = FuturesUnordered::new();
+            loop {
+                while stop.is_none() && in_flight.len() < concurrency && next < page.keys.len() {
+                    if let Some(reason) = limits.reached(launched) {
+                        stop = Some(reason);
+                        break;
+                    }
+                    let key = page.keys[next].as_str();
+                    next += 1;
+                    launched += 1;
+                    in_flight.push(async move {
+                        let result = self
+                            .guardrail
+                            .handle_swept(sweep_id, region, key, rules, now_secs())
+                            .await;
+                        (key, result)
+                    });
+                }
+                let Some((key, result)) = in_flight.next().await else {
+                    break;
+                };
+                let outcome = result.unwrap_or_else(|err| failed(sweep_id, key, &err));
+                record(&mut cp.summary, &outcome);
+                run.add(&outcome);
+                on_key(&outcome);
+            }
+            // Everything launched has finished: the first `next` keys of the page are done.
+            if stop.is_some() {
+                cp.done_in_page = next;
+                cp.last_done = next.checked_sub(1).map(|i| page.keys[i].clone());
+                return Ok(stop);
+            }
+            match page.next {
+                None => return Ok(None),
+                Some(marker) => {
+                    cp.marker = Some(marker);
+                    cp.done_in_page = 0;
+                    cp.last_done = None;
+                    self.save(cp, persist).await;
+                }
+            }
+        }
+    }
+
+    async fn load(&self) -> Result<Option<Checkpoint>, SweepError> {
+        let text = self
+            .guardrail
+            .baselines
+            .sweep_checkpoint(&self.scope())
+            .await
+            .map_err(SweepError::Checkpoint)?;
+        Ok(text.and_then(|t| match serde_json::from_str(&t) {
+            Ok(cp) => Some(cp),
+            Err(err) => {
+                // Starting over costs time; failing every run would stop sweeping for good.
+                tracing::warn!(error = %err, "the sweep checkpoint is unreadable; starting over");
+                None
+            }
+        }))
+    }
+
+    /// Stores the checkpoint (when `persist`). A lost checkpoint costs the next run work,
+    /// not this one its result: a failure is logged.
+    async fn save(&self, cp: &Checkpoint, persist: bool) {
+        if !persist {
+            return;
+        }
+        let text = match serde_json::to_string(cp) {
+            Ok(text) => text,
+            Err(err) => {
+                tracing::error!(error = %err, "the sweep checkpoint could not be written as JSON");
+                return;
+            }
+        };
+        if let Err(err) = self
+            .guardrail
+            .baselines
+            .save_sweep_checkpoint(&self.scope(), &text)
+            .await
+        {
+            tracing::error!(error = %err, "the sweep checkpoint could not be saved");
+        }
+    }
+
+    /// Publishes the summary when anything was violating or could not be checked; whether
+    /// it was. A summary that cannot be published is logged whole.
+    async fn alert_summary(&self, summary: &Summary) -> bool {
+        let counts = &summary.counts;
+        if counts.violating == 0 && counts.failed == 0 {
+            return false;
+        }
+        let alert = summary_alert(summary);
+        match self.guardrail.alerts.publish(&alert).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(
+                    error = %error,
+                    subject = %alert.subject,
+                    body = %alert.body,
+                    "the sweep summary could not be published; this line holds it"
+                );
+                false
+            }
+        }
+    }
+}
+
+/// The outcome of a key whose handling failed with a transient error (retries spent).
+fn failed(sweep_id: &str, key_arn: &str, err: &HandlerError) -> Outcome {
+    Outcome {
+        message: err.to_string(),
+        ..Outcome::new(
+            Some(format!("sweep:{sweep_id}")),
+            Some(key_arn.to_owned()),
+            Status::CouldNotCheck,
+        )
+    }
+}
+
+/// Adds one key's outcome to the sweep's summary.
+fn record(summary: &mut Summary, out: &Outcome) {
+    let key = out.key_arn.clone().unwrap_or_default();
+    if summary.account.is_none() {
+        summary.account = crate::principal::Arn::parse(&key).map(|a| a.account.to_owned());
+    }
+    summary.counts.add(out);
+    if out.status == Status::Violating && summary.violating_keys.len() < NAMED {
+        summary.violating_keys.push(key.clone());
+    }
+    let failed = out.status == Status::CouldNotCheck
+        || matches!(out.action, Action::RevertFailed | Action::NotRemediated);
+    if failed && summary.failures.len() < NAMED {
+        summary.failures.push(Failure {
+            key_arn: key,
+            reason: out.message.clone(),
+        });
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The one alert for a finished sweep that met violations or failures.
+pub fn summary_alert(summary: &Summary) -> Alert {
+    let c = &summary.counts;
+    let subject = format!(
+        "KMS guardrail: sweep of {}: {} violating, {} failed of {} keys",
+        summary.region, c.violating, c.failed, c.keys_seen
+    );
+    Alert {
+        subject: subject
+            .chars()
+            .take(crate::guardrail::alert::MAX_SUBJECT)
+            .collect(),
+        severity: if c.violating > 0 { "high" } else { "medium" }.to_owned(),
+        action: "sweep-summary".to_owned(),
+        body: serde_json::to_value(summary).unwrap_or(Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn requests_are_read_from_the_schedules_input() {
+        assert_eq!(
+            Request::from_input(&json!({"sweep": "start", "id": "2026-11-23T03:00:00Z"})),
+            Some(Ok(Request::Start {
+                id: "2026-11-23T03:00:00Z".to_owned()
+            }))
+        );
+        assert_eq!(
+            Request::from_input(&json!({"sweep": "resume"})),
+            Some(Ok(Request::Resume))
+        );
+        assert_eq!(Request::from_input(&json!({"detail-type": "x"})), None);
+        assert_eq!(Request::from_input(&json!([1])), None);
+        for bad in [
+            json!({"sweep": "start"}),
+            json!({"sweep": "start", "id": " "}),
+            json!({"sweep": "go"}),
+            json!({"sweep": 1}),
+        ] {
+            assert!(
+                matches!(
+                    Request::from_input(&bad),
+                    Some(Err(SweepError::InvalidRequest(_)))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    fn checkpoint(done: usize, last: Option<&str>) -> Checkpoint {
+        Checkpoint {
+            summary: Summary {
+                sweep_id: "s".to_owned(),
+                region: "r".to_owned(),
+                account: None,
+                mode: Mode::Monitor,
+                complete: false,
+                runs: 1,
+                started_at: 0,
+                finished_at: None,
+                duration_ms: 0,
+                counts: Counts::default(),
+                violating_keys: Vec::new(),
+                failures: Vec::new(),
+            },
+            marker: None,
+            done_in_page: done,
+            last_done: last.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_resumed_page_starts_after_the_last_key_handled() {
+        let keys: Vec<String> = ["a", "b", "c", "d"].map(str::to_owned).into();
+        assert_eq!(checkpoint(0, None).resume_at(&keys), 0);
+        assert_eq!(checkpoint(2, Some("b")).resume_at(&keys), 2);
+        // A key created before our place shifts the page: find the last one handled.
+        let shifted: Vec<String> = ["0", "a", "b", "c", "d"].map(str::to_owned).into();
+        assert_eq!(checkpoint(2, Some("b")).resume_at(&shifted), 3);
+        // The last one handled is gone: the next is where it was.
+        let gone: Vec<String> = ["a", "c", "d"].map(str::to_owned).into();
+        assert_eq!(checkpoint(2, Some("b")).resume_at(&gone), 1);
+    }
+
+    #[test]
+    fn checkpoints_round_trip_through_json() {
+        let mut cp = checkpoint(3, Some("c"));
+        cp.summary.counts.skipped.insert(Skip::AwsManaged, 2);
+        let text = serde_json::to_string(&cp).expect("serializes");
+        assert!(text.contains(r#""aws-managed":2"#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<Checkpoint>(&text).expect("reads"),
+            cp
+        );
+    }
+}
