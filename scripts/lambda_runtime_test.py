@@ -1,7 +1,8 @@
 """The Lambda binary inside the real Lambda runtime protocol: cargo-lambda's local emulator
 (`cargo lambda watch`) runs `guardrail-lambda`, `cargo lambda invoke` sends it the files of
 events/ (retargeted at a key in moto), and the outcome is checked in moto — policy reverted,
-alert published, baseline recorded, failed calls and the guardrail's own changes left alone.
+alert published, baseline recorded, failed calls and the guardrail's own changes left alone —
+and the schedule's sweep request runs a sweep and is idempotent.
 
 Also measures, for the README and the notes, the binary's time from process start to its
 first runtime API request (init: configuration, SDK clients, rules) and its peak RSS.
@@ -127,6 +128,23 @@ def main():
             bad.write_text('{"hello": "world"}')
             out, err = invoke(port, bad)
             check("a non-event is refused with a classified error", out is None and "InvalidEvent" in err, err or str(out))
+
+            # The schedule's input: the key is public again (the guardrail's own change above).
+            sweep = workdir / "sweep-start.json"
+            sweep.write_text('{"sweep": "start", "id": "2026-11-23T03:00:00Z"}')
+            out, err = invoke(port, sweep)
+            summary = (out or {}).get("summary") or {}
+            check("a scheduled sweep runs to the end and reverts the public key",
+                  out is not None and out["end"] == "finished" and summary.get("keys_seen") == 1
+                  and summary.get("violating") == 1 and summary.get("remediated") == 1, err or str(out))
+            now = kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+            check("the swept key holds its last known-good policy", sids(now) == sids(json.dumps(SANE)), now)
+            alerts = moto.alerts(queue)
+            check("the sweep's summary alert was published",
+                  any(a.get("action") == "sweep-summary" for _, a, _ in alerts), str(alerts))
+            out, err = invoke(port, sweep)
+            check("the same schedule occurrence delivered again does nothing",
+                  out is not None and out["end"] == "nothing-to-do", err or str(out))
 
             ready_ms, rss_kb = measure_init(env)
             print(f"measured: process start to first runtime API request {ready_ms:.1f} ms (debug build), peak RSS {rss_kb / 1024:.1f} MiB")

@@ -1,6 +1,7 @@
-//! The guardrail wired to AWS, shared by the Lambda binary and `kms-guardrail replay`: SDK
-//! clients built once from the environment (DESIGN.md §7), the rules source, and one
-//! invocation — handle, log one line with the event id and key ARN, emit EMF metrics.
+//! The guardrail wired to AWS, shared by the Lambda binary, `kms-guardrail replay` and
+//! `kms-guardrail sweep`: SDK clients built once from the environment (DESIGN.md §7), the
+//! rules source, and one invocation — an event (handle, log one line with the event id and
+//! key ARN, emit EMF metrics) or a sweep run (sweep, log the run and the summary, emit EMF).
 
 use crate::aws::dynamodb::DynamoBaselines;
 use crate::aws::kms::KmsKeyPolicies;
@@ -9,12 +10,15 @@ use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
 use crate::event::{self, Intake};
 use crate::guardrail::ports::{Alert, Alerts, PortError};
-use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, metrics};
+use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, Status, metrics, now_secs};
 use crate::rules::RuleSet;
+use crate::sweep::pace::{Paced, Pacing};
+use crate::sweep::{self, Limits, Request, RunReport, SweepError, SweepSettings, Sweeper};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use serde_json::Value;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// Where alerts go: the topic, or the log when none is configured.
 pub enum AlertSink {
@@ -70,6 +74,9 @@ pub enum InvokeError {
     /// The rules could not be read for this invocation.
     #[error("the rules could not be read: {0}")]
     Rules(PortError),
+    /// A sweep run failed.
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
 }
 
 impl InvokeError {
@@ -78,6 +85,7 @@ impl InvokeError {
         match self {
             InvokeError::Handler(h) => h.error_type(),
             InvokeError::Rules(_) => "RulesUnavailable",
+            InvokeError::Sweep(s) => s.error_type(),
         }
     }
 }
@@ -101,11 +109,35 @@ pub enum MetricsOut {
     Stderr,
 }
 
+/// What one invocation produced.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// An event's outcome.
+    Event(Outcome),
+    /// A sweep run's report.
+    Sweep(RunReport),
+}
+
 /// The guardrail with its AWS adapters.
 pub struct App {
     guardrail: Guardrail<KmsKeyPolicies, AlertSink, Option<DynamoBaselines>>,
+    sweeper: Sweeper<KmsKeyPolicies, AlertSink, Option<DynamoBaselines>>,
     rules: Rules,
     metrics: MetricsOut,
+}
+
+/// The guardrail's ports over the SDK, as `config` names them.
+fn ports(config: &Config, sdk: &SdkConfig) -> (KmsKeyPolicies, AlertSink, Option<DynamoBaselines>) {
+    let alerts = match &config.topic_arn {
+        Some(topic) => AlertSink::Sns(SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone())),
+        None => AlertSink::Log(LogAlerts),
+    };
+    let baselines = config
+        .baseline_table
+        .as_ref()
+        .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()));
+    (KmsKeyPolicies::new(sdk), alerts, baselines)
 }
 
 /// The SDK configuration: the standard chain (region, credentials, `AWS_ENDPOINT_URL`) with
@@ -153,30 +185,143 @@ impl App {
                 Rules::Ssm(ssm)
             }
         };
-        let alerts = match &config.topic_arn {
-            Some(topic) => {
-                AlertSink::Sns(SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone()))
-            }
-            None => AlertSink::Log(LogAlerts),
+        let settings = Settings {
+            mode: config.mode,
+            role_arn: config.role_arn.clone(),
+            ..Settings::default()
         };
-        let baselines = config
-            .baseline_table
-            .as_ref()
-            .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()));
-        Ok(App {
+        let (keys, alerts, baselines) = ports(&config, sdk);
+        let guardrail = Guardrail {
+            keys,
+            alerts,
+            baselines,
+            settings: settings.clone(),
+        };
+        let (keys, alerts, baselines) = ports(&config, sdk);
+        let pacing = Pacing::share(
+            f64::from(config.sweep_quota_percent),
+            config.sweep_concurrency,
+        );
+        let sweeper = Sweeper {
             guardrail: Guardrail {
-                keys: KmsKeyPolicies::new(sdk),
+                keys: Paced::new(keys, pacing),
                 alerts,
                 baselines,
-                settings: Settings {
-                    mode: config.mode,
-                    role_arn: config.role_arn,
-                    ..Settings::default()
-                },
+                settings,
             },
+            settings: SweepSettings {
+                region: sdk.region().map(ToString::to_string).unwrap_or_default(),
+                page_size: sweep::PAGE_SIZE,
+            },
+        };
+        Ok(App {
+            guardrail,
+            sweeper,
             rules,
             metrics,
         })
+    }
+
+    /// Handles one Lambda input: a sweep request (from the schedule) or an event. The
+    /// sweep stops launching keys at `deadline`.
+    pub async fn handle(
+        &self,
+        input: &Value,
+        deadline: Option<Instant>,
+    ) -> Result<Response, InvokeError> {
+        match Request::from_input(input) {
+            Some(request) => {
+                let request = request.inspect_err(|e| {
+                    tracing::error!(error = %e, error_type = e.error_type(), "not handled");
+                })?;
+                let limits = Limits {
+                    deadline,
+                    max_keys: None,
+                };
+                Ok(Response::Sweep(
+                    self.sweep(&request, limits, &mut |_| {}).await?,
+                ))
+            }
+            None => Ok(Response::Event(self.invoke(input).await?)),
+        }
+    }
+
+    /// Runs the sweep `request` asks for within `limits`: logs violating and failed keys as
+    /// they are met (`on_key` sees every outcome), then one line for the run (and the
+    /// summary when the sweep finished), and prints the run's EMF metrics.
+    pub async fn sweep(
+        &self,
+        request: &Request,
+        limits: Limits,
+        on_key: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<RunReport, InvokeError> {
+        let span = tracing::info_span!("sweep", region = %self.sweeper.settings.region);
+        let _entered = span.enter();
+        let rules = self.rules.get().await.map_err(|e| {
+            tracing::error!(error = %e, "rules unavailable");
+            InvokeError::Rules(e)
+        })?;
+        let mut log_key = |out: &Outcome| {
+            if matches!(out.status, Status::Violating | Status::CouldNotCheck) {
+                tracing::info!(
+                    key_arn = out.key_arn.as_deref().unwrap_or_default(),
+                    status = ?out.status,
+                    action = ?out.action,
+                    message = %out.message,
+                    "swept key"
+                );
+            }
+            on_key(out);
+        };
+        let report = self
+            .sweeper
+            .run(request, &rules, limits, &mut log_key)
+            .await
+            .inspect_err(|e| {
+                tracing::error!(error = %e, error_type = e.error_type(), "sweep run failed");
+            })?;
+        let run = &report.run;
+        tracing::info!(
+            end = ?report.end,
+            reason = report.reason.as_deref().unwrap_or_default(),
+            keys_seen = run.keys_seen,
+            compliant = run.compliant,
+            violating = run.violating,
+            remediated = run.remediated,
+            failed = run.failed,
+            skipped = run.skipped_total(),
+            duration_ms = report.run_duration_ms,
+            "sweep run"
+        );
+        if let Some(summary) = report.summary.as_ref().filter(|s| s.complete) {
+            tracing::info!(
+                summary = %serde_json::to_string(summary).unwrap_or_default(),
+                alerted = report.alerted,
+                "sweep finished"
+            );
+        }
+        if report.summary.is_some() {
+            let account = report
+                .summary
+                .as_ref()
+                .and_then(|s| s.account.as_deref())
+                .unwrap_or_default();
+            let line = metrics::sweep_emf(
+                run,
+                report.run_duration_ms,
+                account,
+                now_secs().saturating_mul(1000),
+            );
+            self.print_metrics(&line);
+        }
+        Ok(report)
+    }
+
+    fn print_metrics(&self, line: &Value) {
+        match self.metrics {
+            MetricsOut::Stdout => println!("{line}"),
+            MetricsOut::Stderr => eprintln!("{line}"),
+        }
     }
 
     /// Handles one input: logs the outcome (event id and key ARN on the line) and prints
@@ -224,10 +369,7 @@ impl App {
                     account,
                     u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
                 );
-                match self.metrics {
-                    MetricsOut::Stdout => println!("{line}"),
-                    MetricsOut::Stderr => eprintln!("{line}"),
-                }
+                self.print_metrics(&line);
                 Ok(outcome)
             }
             Err(e) => {
@@ -238,14 +380,34 @@ impl App {
     }
 }
 
-/// JSON logs (one object per line) at `RUST_LOG` level (default `info`), written to
+/// When a sweep run must stop launching keys, given the invocation's deadline (milliseconds
+/// since the epoch): a quarter of the time left, at most a minute, is kept to drain the
+/// keys in flight and save the checkpoint. A deadline that cannot be a time since the epoch
+/// (before 2001) is read as milliseconds from now: cargo-lambda's runtime emulator sends the
+/// function's timeout there.
+pub fn stop_time(deadline_ms: u64) -> Instant {
+    const EPOCH_MS_2001: u64 = 1_000_000_000_000;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let left_ms = if deadline_ms < EPOCH_MS_2001 {
+        deadline_ms
+    } else {
+        deadline_ms.saturating_sub(now_ms)
+    };
+    let left = Duration::from_millis(left_ms);
+    let margin = (left / 4).min(Duration::from_secs(60));
+    Instant::now() + (left - margin)
+}
+
+/// JSON logs (one object per line) at `RUST_LOG` level (else `default`), written to
 /// `writer`.
-pub fn init_logs<W>(writer: W)
+pub fn init_logs<W>(writer: W, default: &str)
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
@@ -255,4 +417,35 @@ where
         .with_target(false)
         .with_writer(writer)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_keeps_a_quarter_of_its_time_at_most_a_minute() {
+        let now_ms = u64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after the epoch")
+                .as_millis(),
+        )
+        .expect("fits");
+        let within = |stop: Instant, expected: Duration| {
+            let left = stop.saturating_duration_since(Instant::now());
+            assert!(
+                left <= expected && left + Duration::from_secs(2) >= expected,
+                "{left:?} vs {expected:?}"
+            );
+        };
+        // 15 minutes left: stop a minute before.
+        within(stop_time(now_ms + 900_000), Duration::from_secs(840));
+        // 40 seconds left: keep 10.
+        within(stop_time(now_ms + 40_000), Duration::from_secs(30));
+        // Past: stop now.
+        within(stop_time(now_ms - 5_000), Duration::ZERO);
+        // A timeout rather than a deadline (cargo-lambda's emulator).
+        within(stop_time(600_000), Duration::from_secs(540));
+    }
 }

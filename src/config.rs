@@ -29,6 +29,12 @@ pub struct Config {
     pub baseline_table: Option<String>,
     /// `GUARDRAIL_ROLE_ARN`: the guardrail's own role (loop guard).
     pub role_arn: Option<String>,
+    /// `GUARDRAIL_SWEEP_QUOTA_PERCENT`: the share of each KMS request quota the sweep may
+    /// use, 1–50 (default 10).
+    pub sweep_quota_percent: u32,
+    /// `GUARDRAIL_SWEEP_CONCURRENCY`: the sweep's KMS calls in flight at most, 1–64
+    /// (default 8).
+    pub sweep_concurrency: usize,
 }
 
 /// An invalid configuration value.
@@ -90,12 +96,24 @@ impl Config {
                 format!("`{r}` is not an IAM role ARN"),
             ));
         }
+        let number = |variable: &'static str, default: u32, max: u32| match get(variable) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(invalid(
+                    variable,
+                    format!("`{v}` is not a whole number from 1 to {max}"),
+                )),
+            },
+        };
         Ok(Config {
             mode,
             rules,
             topic_arn,
             baseline_table: get("GUARDRAIL_BASELINE_TABLE"),
             role_arn,
+            sweep_quota_percent: number("GUARDRAIL_SWEEP_QUOTA_PERCENT", 10, 50)?,
+            sweep_concurrency: number("GUARDRAIL_SWEEP_CONCURRENCY", 8, 64)? as usize,
         })
     }
 }
@@ -121,6 +139,7 @@ mod tests {
             (c.topic_arn, c.baseline_table, c.role_arn),
             (None, None, None)
         );
+        assert_eq!((c.sweep_quota_percent, c.sweep_concurrency), (10, 8));
     }
 
     #[test]
@@ -137,9 +156,12 @@ mod tests {
                 "GUARDRAIL_ROLE_ARN",
                 "arn:aws:iam::111122223333:role/guardrail",
             ),
+            ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "5"),
+            ("GUARDRAIL_SWEEP_CONCURRENCY", "16"),
         ])
         .expect("valid");
         assert_eq!(c.mode, Mode::Enforce);
+        assert_eq!((c.sweep_quota_percent, c.sweep_concurrency), (5, 16));
         assert_eq!(c.rules, RulesSource::Ssm("/kms-guardrail/rules".to_owned()));
         assert_eq!(c.baseline_table.as_deref(), Some("baselines"));
         assert_eq!(
@@ -157,6 +179,9 @@ mod tests {
             ("GUARDRAIL_RULES", "ssm:"),
             ("GUARDRAIL_ALERT_TOPIC_ARN", "alerts"),
             ("GUARDRAIL_ROLE_ARN", "arn:aws:iam::111122223333:user/alice"),
+            ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "0"),
+            ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "60"),
+            ("GUARDRAIL_SWEEP_CONCURRENCY", "eight"),
         ] {
             let err = from(&[(var, value)]).expect_err("invalid");
             assert_eq!(err.variable, var);

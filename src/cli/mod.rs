@@ -1,7 +1,10 @@
 //! `kms-guardrail check`: the evaluator as a command for CI (shift-left), giving the same
 //! verdict the Lambda would. Exit 0 when every policy complies, 1 on violations, 2 when
 //! something could not be checked — with one line per problem, never a panic.
-//! `kms-guardrail fix` prints the policy the guardrail's planner would put back.
+//! `kms-guardrail fix` prints the policy the guardrail's planner would put back;
+//! `kms-guardrail replay` runs the guardrail on a recorded event and `kms-guardrail sweep`
+//! sweeps every key of an account and region, both against whatever endpoint the
+//! environment names.
 
 mod output;
 
@@ -56,6 +59,20 @@ enum Command {
     /// the Lambda (GUARDRAIL_*, AWS_REGION, AWS_ENDPOINT_URL), against whatever endpoint that
     /// names. Prints the outcome as JSON; exit 0 when the event was handled, 2 when not.
     Replay(ReplayArgs),
+    /// Sweep every key of the account in AWS_REGION through the guardrail, configured by the
+    /// same environment as the Lambda, paced under GUARDRAIL_SWEEP_QUOTA_PERCENT of each KMS
+    /// quota. Monitor only unless --enforce. Prints the summary as JSON (progress on stderr
+    /// when it is a terminal); exit 0 when every key complies, 1 when any violates, 2 when
+    /// any could not be checked or the sweep could not run.
+    Sweep(SweepArgs),
+}
+
+#[derive(clap::Args)]
+struct SweepArgs {
+    /// Revert violations as the rules say (without it nothing is written, whatever
+    /// GUARDRAIL_MODE says).
+    #[arg(long)]
+    enforce: bool,
 }
 
 #[derive(clap::Args)]
@@ -191,6 +208,7 @@ pub fn run(
         Command::Check(args) => check(args, stdin, stdout, stderr),
         Command::Fix(args) => fix(args, stdin, stdout, stderr),
         Command::Replay(args) => replay(args, stdin, stdout, stderr),
+        Command::Sweep(args) => sweep(args, stdout, stderr),
     }
 }
 
@@ -370,40 +388,112 @@ fn replay(
             return Exit::CouldNotCheck;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let _ = writeln!(stderr, "kms-guardrail: cannot start the async runtime: {e}");
-            return Exit::CouldNotCheck;
-        }
-    };
-    crate::app::init_logs(std::io::stderr);
-    let result = runtime.block_on(async {
-        let app = crate::app::App::from_env(crate::app::MetricsOut::Stderr)
-            .await
-            .map_err(|e| e.to_string())?;
-        app.invoke(&input)
-            .await
-            .map_err(|e| format!("{} ({})", e, e.error_type()))
-    });
-    match result {
-        Ok(outcome) => match serde_json::to_writer_pretty(&mut *stdout, &outcome)
-            .and_then(|()| writeln!(stdout).map_err(serde_json::Error::io))
-        {
-            Ok(()) => Exit::Compliant,
-            Err(e) => {
-                let _ = writeln!(stderr, "kms-guardrail: cannot write output: {e}");
-                Exit::CouldNotCheck
-            }
+    let result = with_app(
+        crate::app::MetricsOut::Stderr,
+        |_| {},
+        async |app| {
+            app.handle(&input, None)
+                .await
+                .map_err(|e| format!("{} ({})", e, e.error_type()))
         },
+    );
+    match result.and_then(|response| write_json(stdout, &response)) {
+        Ok(()) => Exit::Compliant,
         Err(reason) => {
             let _ = writeln!(stderr, "kms-guardrail: {source}: {reason}");
             Exit::CouldNotCheck
         }
     }
+}
+
+fn sweep(args: SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exit {
+    use crate::guardrail::Mode;
+    use crate::sweep::{Counts, Limits, Request};
+    use std::io::IsTerminal;
+    let mode = if args.enforce {
+        Mode::Enforce
+    } else {
+        Mode::Monitor
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let mut seen = Counts::default();
+    let mut shown = std::time::Instant::now();
+    let mut progress = |out: &crate::guardrail::Outcome| {
+        seen.add(out);
+        if terminal && shown.elapsed() >= std::time::Duration::from_millis(200) {
+            shown = std::time::Instant::now();
+            eprint!(
+                "\rkms-guardrail sweep: {} keys, {} violating, {} failed ",
+                seen.keys_seen, seen.violating, seen.failed
+            );
+        }
+    };
+    let result = with_app(
+        crate::app::MetricsOut::Stderr,
+        |config| config.mode = mode,
+        async |app| {
+            let id = format!("cli-{}", crate::guardrail::now_secs());
+            app.sweep(&Request::Once { id }, Limits::default(), &mut progress)
+                .await
+                .map_err(|e| format!("{} ({})", e, e.error_type()))
+        },
+    );
+    if terminal {
+        eprintln!();
+    }
+    let summary = match result {
+        Ok(report) => report.summary,
+        Err(reason) => {
+            let _ = writeln!(stderr, "kms-guardrail: sweep: {reason}");
+            return Exit::CouldNotCheck;
+        }
+    };
+    let Some(summary) = summary else {
+        let _ = writeln!(stderr, "kms-guardrail: sweep: nothing was swept");
+        return Exit::CouldNotCheck;
+    };
+    if let Err(reason) = write_json(stdout, &summary) {
+        let _ = writeln!(stderr, "kms-guardrail: sweep: {reason}");
+        return Exit::CouldNotCheck;
+    }
+    if summary.counts.failed > 0 {
+        Exit::CouldNotCheck
+    } else if summary.counts.violating > 0 {
+        Exit::Violations
+    } else {
+        Exit::Compliant
+    }
+}
+
+/// Builds the app from the environment (adjusted by `adjust`) on a fresh runtime, with JSON
+/// logs on standard error, and runs `work` with it.
+fn with_app<T>(
+    metrics: crate::app::MetricsOut,
+    adjust: impl FnOnce(&mut crate::config::Config),
+    work: impl AsyncFnOnce(&crate::app::App) -> Result<T, String>,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    crate::app::init_logs(std::io::stderr, "info");
+    runtime.block_on(async {
+        let mut config = crate::config::Config::from_env(|k| std::env::var(k).ok())
+            .map_err(|e| e.to_string())?;
+        adjust(&mut config);
+        let sdk = crate::app::sdk_config().await;
+        let app = crate::app::App::new(config, &sdk, metrics)
+            .await
+            .map_err(|e| e.to_string())?;
+        work(&app).await
+    })
+}
+
+/// Writes `value` as pretty JSON and a newline.
+fn write_json(stdout: &mut dyn Write, value: &impl serde::Serialize) -> Result<(), String> {
+    serde_json::to_writer_pretty(&mut *stdout, value)
+        .and_then(|()| writeln!(stdout).map_err(serde_json::Error::io))
+        .map_err(|e| format!("cannot write output: {e}"))
 }
 
 fn read_input(source: &str, stdin: &mut dyn Read, stdin_used: &mut bool) -> Result<String, String> {

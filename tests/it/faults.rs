@@ -187,3 +187,78 @@ async fn aws_managed_keys_are_recognized_and_left_alone() {
     assert_eq!((get.num_calls(), put.num_calls()), (0, 0));
     assert!(g.alerts.sent().is_empty());
 }
+
+/// A sweep meets AWS-managed keys (moto cannot hold them): listed, described, skipped,
+/// their policy never read.
+#[tokio::test]
+async fn a_sweep_skips_aws_managed_keys() {
+    use aws_sdk_kms::operation::list_keys::ListKeysOutput;
+    use aws_sdk_kms::types::KeyListEntry;
+    use kms_guardrail::guardrail::Skip;
+    use kms_guardrail::sweep::pace::{Paced, Pacing};
+    use kms_guardrail::sweep::{Limits, Request, SweepSettings, Sweeper};
+    const MANAGED: &str =
+        "arn:aws:kms:us-east-1:111122223333:key/0000aaaa-0000-0000-0000-000000000000";
+    let list = mock!(Client::list_keys).then_output(|| {
+        ListKeysOutput::builder()
+            .keys(KeyListEntry::builder().key_arn(MANAGED).build())
+            .keys(KeyListEntry::builder().key_arn(KEY).build())
+            .truncated(false)
+            .build()
+    });
+    let managed = mock!(Client::describe_key)
+        .match_requests(|r| r.key_id() == Some(MANAGED))
+        .then_output(|| key_managed_by(KeyManagerType::Aws));
+    let customer = mock!(Client::describe_key)
+        .match_requests(|r| r.key_id() == Some(KEY))
+        .then_output(customer_key);
+    let get = mock!(Client::get_key_policy)
+        .match_requests(|r| r.key_id() == Some(KEY))
+        .then_output(|| {
+            GetKeyPolicyOutput::builder()
+                .policy(PUBLIC.replace(
+                    r#","Principal":"*""#,
+                    r#","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"}"#,
+                ))
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&list, &managed, &customer, &get]
+    );
+    let g = guardrail_over(client);
+    let sweeper = Sweeper {
+        guardrail: Guardrail {
+            keys: Paced::new(g.keys, Pacing::default()),
+            alerts: g.alerts,
+            baselines: g.baselines,
+            settings: g.settings,
+        },
+        settings: SweepSettings {
+            region: "us-east-1".to_owned(),
+            page_size: 100,
+        },
+    };
+    let report = sweeper
+        .run(
+            &Request::Once {
+                id: "mocked".to_owned(),
+            },
+            &rules(),
+            Limits::default(),
+            &mut |_| {},
+        )
+        .await
+        .expect("the sweep runs");
+    let c = report.summary.expect("a summary").counts;
+    assert_eq!((c.keys_seen, c.compliant), (2, 1));
+    assert_eq!(c.skipped.get(&Skip::AwsManaged), Some(&1));
+    assert_eq!((managed.num_calls(), customer.num_calls()), (1, 1));
+    assert_eq!(
+        get.num_calls(),
+        1,
+        "the AWS-managed key's policy is never read"
+    );
+    assert!(sweeper.guardrail.alerts.sent().is_empty());
+}

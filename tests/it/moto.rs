@@ -1,7 +1,10 @@
 //! The real handler through the real AWS SDK against moto's server (KMS, SNS, SQS, DynamoDB,
 //! SSM) on 127.0.0.1. The server is installed (scripts/venv) and started on a free port by
 //! the first test that needs it, and stops when this test process ends; tests run one at a
-//! time and reset moto first, so each starts from nothing.
+//! time and reset moto first, so each starts from nothing. The sweep's tests are in
+//! `moto/sweep.rs`.
+
+mod sweep;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kms::config::Credentials;
@@ -234,19 +237,27 @@ async fn topic_with_queue(sdk: &SdkConfig) -> (String, String) {
     (topic_arn, queue_url)
 }
 
-/// The SNS notifications delivered to the queue so far.
+/// The SNS notifications delivered to the queue since the last call (received ones stay
+/// invisible for the queue's visibility timeout, longer than any test).
 async fn notifications(sdk: &SdkConfig, queue_url: &str) -> Vec<Value> {
-    let out = aws_sdk_sqs::Client::new(sdk)
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .send()
-        .await
-        .expect("receive");
-    out.messages()
-        .iter()
-        .map(|m| serde_json::from_str(m.body().expect("body")).expect("an SNS notification"))
-        .collect()
+    let mut all = Vec::new();
+    loop {
+        let out = aws_sdk_sqs::Client::new(sdk)
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        if out.messages().is_empty() {
+            return all;
+        }
+        all.extend(
+            out.messages().iter().map(|m| {
+                serde_json::from_str(m.body().expect("body")).expect("an SNS notification")
+            }),
+        );
+    }
 }
 
 async fn baseline_table(sdk: &SdkConfig) -> String {
@@ -296,6 +307,8 @@ fn config(mode: Mode) -> Config {
         topic_arn: None,
         baseline_table: None,
         role_arn: Some(ROLE.to_owned()),
+        sweep_quota_percent: 10,
+        sweep_concurrency: 8,
     }
 }
 

@@ -3,6 +3,8 @@
 //! accepts. (cfn-lint and `sam validate --lint` check the template itself, in scripts/test.)
 
 use kms_guardrail::RuleSet;
+use kms_guardrail::config::Config;
+use kms_guardrail::sweep::Request;
 use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -97,10 +99,52 @@ fn the_role_is_least_privilege() {
             "GenerateDataKey",
             "GetKeyPolicy",
             "ListAliases",
+            "ListKeys",
             "PutKeyPolicy"
         ]
         .into()
     );
+}
+
+#[test]
+fn the_sweep_is_the_same_binary_on_a_schedule_with_requests_intake_reads() {
+    let t = template();
+    let sweep = &t["Resources"]["SweepFunction"];
+    let guardrail = &t["Resources"]["GuardrailFunction"];
+    // The same build (SAM builds it once) and role.
+    assert_eq!(sweep["Metadata"], guardrail["Metadata"]);
+    assert_eq!(sweep["Properties"]["Role"], guardrail["Properties"]["Role"]);
+    assert_eq!(sweep["Properties"]["ReservedConcurrentExecutions"], 1);
+    let vars = &sweep["Properties"]["Environment"]["Variables"];
+    // The environment the configuration accepts, with the stack parameters' defaults.
+    let defaults = &t["Parameters"];
+    let percent = defaults["SweepQuotaPercent"]["Default"]
+        .as_u64()
+        .expect("a default");
+    let env = |k: &str| match k {
+        "GUARDRAIL_SWEEP_QUOTA_PERCENT" => Some(percent.to_string()),
+        "GUARDRAIL_SWEEP_CONCURRENCY" => vars[k].as_str().map(str::to_owned),
+        _ => None,
+    };
+    let config = Config::from_env(env).expect("the sweep's environment is valid");
+    assert_eq!(config.sweep_quota_percent, 10);
+    assert_eq!(defaults["SweepSchedule"]["Default"], "rate(1 day)");
+    let events = &sweep["Properties"]["Events"];
+    let mut requests = Vec::new();
+    for name in ["StartSweep", "ResumeSweep"] {
+        assert_eq!(events[name]["Type"], "ScheduleV2");
+        let input = events[name]["Properties"]["Input"].as_str().expect("input");
+        let input: serde_json::Value = serde_json::from_str(input).expect("JSON input");
+        requests.push(
+            Request::from_input(&input)
+                .expect("a sweep request")
+                .expect("a valid one"),
+        );
+    }
+    assert!(
+        matches!(&requests[0], Request::Start { id } if id == "<aws.scheduler.scheduled-time>")
+    );
+    assert_eq!(requests[1], Request::Resume);
 }
 
 #[test]
