@@ -192,6 +192,29 @@ struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// A new sweep `id` of `region` in `mode`, starting now at the first page.
+    fn new(id: &str, region: &str, mode: Mode) -> Checkpoint {
+        Checkpoint {
+            summary: Summary {
+                sweep_id: id.to_owned(),
+                region: region.to_owned(),
+                account: None,
+                mode,
+                complete: false,
+                runs: 0,
+                started_at: now_secs(),
+                finished_at: None,
+                duration_ms: 0,
+                counts: Counts::default(),
+                violating_keys: Vec::new(),
+                failures: Vec::new(),
+            },
+            marker: None,
+            done_in_page: 0,
+            last_done: None,
+        }
+    }
+
     /// Where to start in `keys`, the page at `marker` listed again.
     fn resume_at(&self, keys: &[String]) -> usize {
         let Some(last) = &self.last_done else {
@@ -360,25 +383,11 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
             (Request::Start { .. } | Request::Resume, Some(cp)) if !cp.summary.complete => Some(cp),
             (Request::Resume, _) => None,
             (Request::Start { id }, Some(done)) if done.summary.sweep_id == *id => None,
-            (Request::Start { id } | Request::Once { id }, _) => Some(Checkpoint {
-                summary: Summary {
-                    sweep_id: id.clone(),
-                    region: self.settings.region.clone(),
-                    account: None,
-                    mode: self.guardrail.settings.mode,
-                    complete: false,
-                    runs: 0,
-                    started_at: now_secs(),
-                    finished_at: None,
-                    duration_ms: 0,
-                    counts: Counts::default(),
-                    violating_keys: Vec::new(),
-                    failures: Vec::new(),
-                },
-                marker: None,
-                done_in_page: 0,
-                last_done: None,
-            }),
+            (Request::Start { id } | Request::Once { id }, _) => Some(Checkpoint::new(
+                id,
+                &self.settings.region,
+                self.guardrail.settings.mode,
+            )),
         })
     }
 
@@ -608,23 +617,9 @@ mod tests {
 
     fn checkpoint(done: usize, last: Option<&str>) -> Checkpoint {
         Checkpoint {
-            summary: Summary {
-                sweep_id: "s".to_owned(),
-                region: "r".to_owned(),
-                account: None,
-                mode: Mode::Monitor,
-                complete: false,
-                runs: 1,
-                started_at: 0,
-                finished_at: None,
-                duration_ms: 0,
-                counts: Counts::default(),
-                violating_keys: Vec::new(),
-                failures: Vec::new(),
-            },
-            marker: None,
             done_in_page: done,
             last_done: last.map(str::to_owned),
+            ..Checkpoint::new("s", "r", Mode::Monitor)
         }
     }
 

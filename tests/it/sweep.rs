@@ -10,7 +10,7 @@ use kms_guardrail::guardrail::memory::{
 use kms_guardrail::guardrail::ports::{ErrorClass, KeyInfo, KeyPage, KeyPolicies, PortError};
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Outcome, Settings, Skip, Status};
 use kms_guardrail::sweep::pace::{Op, Paced, Pacing};
-use kms_guardrail::sweep::{Limits, Request, RunEnd, RunReport, SweepSettings, Sweeper};
+use kms_guardrail::sweep::{Limits, Request, RunEnd, RunReport, Summary, SweepSettings, Sweeper};
 use kms_guardrail::{Policy, RuleSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -250,6 +250,11 @@ fn most_in_window(calls: &[Seen], window: Duration) -> usize {
     most
 }
 
+/// The violating keys the summary names.
+fn violating_set(summary: &Summary) -> BTreeSet<String> {
+    summary.violating_keys.iter().cloned().collect()
+}
+
 fn min_gap(calls: &[Seen]) -> Duration {
     calls
         .windows(2)
@@ -283,14 +288,7 @@ async fn a_sweep_decides_every_key_as_an_event_would() {
     assert_eq!(c.skipped.get(&Skip::AwsManaged), Some(&1));
     assert_eq!(c.skipped.get(&Skip::PendingDeletion), Some(&2));
     assert_eq!(summary.account.as_deref(), Some(ACCOUNT));
-    assert_eq!(
-        summary
-            .violating_keys
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>(),
-        violating
-    );
+    assert_eq!(violating_set(&summary), violating);
     // Every violating key was put back to a policy without the offending grant; the
     // AWS-managed and pending-deletion keys were not touched.
     let puts: BTreeSet<String> = kms(&s).puts().into_iter().map(|(k, _)| k).collect();
@@ -392,14 +390,7 @@ async fn a_stopped_sweep_resumes_and_visits_every_key_once() {
     // The summary spans every run.
     assert_eq!(summary.counts.keys_seen, 50);
     assert_eq!(summary.counts.violating, 10);
-    assert_eq!(
-        summary
-            .violating_keys
-            .iter()
-            .cloned()
-            .collect::<BTreeSet<_>>(),
-        violating
-    );
+    assert_eq!(violating_set(&summary), violating);
     // Only the finished sweep sends the summary alert.
     let summaries = s
         .guardrail
