@@ -5,7 +5,10 @@ to read the alerts back), a baseline table and a key with a sane policy; lets th
 record that policy as the key's baseline; then plays an operator who opens the key to the
 world, replays the CloudTrail event through the guardrail (`kms-guardrail replay`, the same
 handler as the Lambda), and shows the findings, the revert, the policy before and after,
-and the alert. Stops moto on the way out. Exit 0 when the key was reverted and alerted.
+and the alert. Then a second key that was opened before the guardrail existed (no event
+will ever come): the sweep (`kms-guardrail sweep --enforce`, the scheduled function's code)
+finds and reverts it and sends its summary. Stops moto on the way out. Exit 0 when both
+keys were reverted and alerted.
 
 Run through scripts/demo, which installs what this needs.
 """
@@ -74,11 +77,31 @@ def main():
 
         reverted = out["action"] == "reverted" and sids(now) == sids(json.dumps(SANE))
         alerted = any(body["action"] == "reverted" for _, _, body in alerts)
+
+        step("A key opened to the world before the guardrail existed: no event will ever come")
+        old = kms.create_key(Policy=json.dumps(PUBLIC), Description="legacy key")["KeyMetadata"]
+        print(f"key {old['Arn']}\npolicy statements: {sids(json.dumps(PUBLIC))}")
+
+        step("The scheduled sweep checks every key (kms-guardrail sweep --enforce)")
+        run = subprocess.run([str(CLI), "sweep", "--enforce"], text=True, capture_output=True, env=env)
+        if run.returncode not in (0, 1):
+            print(run.stderr, file=sys.stderr)
+            raise SystemExit(f"demo: the sweep failed with exit status {run.returncode}")
+        summary = json.loads(run.stdout)
+        print(f"keys seen: {summary['keys_seen']}, compliant: {summary['compliant']}, "
+              f"violating: {summary['violating']}, reverted: {summary['remediated']}, failed: {summary['failed']}")
+        legacy = kms.get_key_policy(KeyId=old["KeyId"], PolicyName="default")["Policy"]
+        print(f"legacy key's policy in KMS: {sids(legacy)}")
+        swept = summary["remediated"] == 1 and "temporary-debug" not in sids(legacy)
+        summaries = [subject for subject, attrs, _ in moto.alerts(queue) if attrs.get("action") == "sweep-summary"]
+        for subject in summaries:
+            print(f"summary alert: {subject}")
+
         print()
-        if reverted and alerted:
-            print(bold("demo: the public grant was reverted and the alert was sent"))
+        if reverted and alerted and swept and summaries:
+            print(bold("demo: both public grants were reverted and the alerts were sent"))
             return 0
-        print(bold("demo: expected a revert and an alert"), file=sys.stderr)
+        print(bold("demo: expected two reverts and their alerts"), file=sys.stderr)
         return 1
 
 
