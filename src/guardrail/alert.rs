@@ -34,7 +34,7 @@ fn action_name(kind: Kind, action: Action) -> &'static str {
 }
 
 /// Cuts `text` to at most `max` characters, marking the cut.
-fn truncate(text: &str, max: usize) -> String {
+pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -37,8 +37,6 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
     let evaluated = matches!(out.status, Status::Compliant | Status::Violating);
     let violating = out.status == Status::Violating;
     let remediated = out.action == Action::Reverted;
-    let failed = matches!(out.action, Action::RevertFailed | Action::NotRemediated)
-        || out.status == Status::CouldNotCheck;
     record(
         account,
         timestamp_ms,
@@ -46,7 +44,7 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
             ("Evaluations", "Count", u64::from(evaluated)),
             ("Violations", "Count", u64::from(violating)),
             ("Remediations", "Count", u64::from(remediated)),
-            ("RemediationFailures", "Count", u64::from(failed)),
+            ("RemediationFailures", "Count", u64::from(out.failed())),
         ],
     )
 }

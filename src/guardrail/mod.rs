@@ -176,6 +176,13 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// Whether the key could not be checked, or its remediation failed: the outcomes that
+    /// count as failures in metrics and sweep summaries.
+    pub fn failed(&self) -> bool {
+        self.status == Status::CouldNotCheck
+            || matches!(self.action, Action::RevertFailed | Action::NotRemediated)
+    }
+
     /// An outcome with nothing found or done yet.
     pub fn new(event_id: Option<String>, key_arn: Option<String>, status: Status) -> Self {
         Outcome {

@@ -114,22 +114,21 @@ impl Counts {
     /// Counts one key's outcome.
     pub fn add(&mut self, out: &Outcome) {
         self.keys_seen += 1;
+        self.failed += u64::from(out.failed());
         match out.status {
             Status::Compliant => self.compliant += 1,
             Status::Violating => self.violating += 1,
-            Status::CouldNotCheck => self.failed += 1,
             Status::Skipped => {
                 *self
                     .skipped
                     .entry(out.skip.unwrap_or(Skip::Deleted))
                     .or_default() += 1;
             }
-            Status::Ignored => {}
+            Status::CouldNotCheck | Status::Ignored => {}
         }
         match out.action {
             Action::Reverted => self.remediated += 1,
             Action::WouldRevert => self.would_remediate += 1,
-            Action::RevertFailed | Action::NotRemediated => self.failed += 1,
             _ => {}
         }
     }
@@ -548,9 +547,7 @@ fn record(summary: &mut Summary, out: &Outcome) {
     if out.status == Status::Violating && summary.violating_keys.len() < NAMED {
         summary.violating_keys.push(key.clone());
     }
-    let failed = out.status == Status::CouldNotCheck
-        || matches!(out.action, Action::RevertFailed | Action::NotRemediated);
-    if failed && summary.failures.len() < NAMED {
+    if out.failed() && summary.failures.len() < NAMED {
         summary.failures.push(Failure {
             key_arn: key,
             reason: out.message.clone(),
@@ -570,10 +567,7 @@ pub fn summary_alert(summary: &Summary) -> Alert {
         summary.region, c.violating, c.failed, c.keys_seen
     );
     Alert {
-        subject: subject
-            .chars()
-            .take(crate::guardrail::alert::MAX_SUBJECT)
-            .collect(),
+        subject: crate::guardrail::alert::truncate(&subject, crate::guardrail::alert::MAX_SUBJECT),
         severity: if c.violating > 0 { "high" } else { "medium" }.to_owned(),
         action: "sweep-summary".to_owned(),
         body: serde_json::to_value(summary).unwrap_or(Value::Null),
