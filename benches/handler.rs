@@ -2,8 +2,15 @@
 //! evaluation, plan, safety check, write, read-back, alert) over in-memory ports.
 //! Target (DESIGN.md §10): ≤ 1 ms.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests and benchmarks fail loudly on a broken fixture"
+)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use kms_guardrail::RuleSet;
+use kms_guardrail::engine::RuleSet;
 use kms_guardrail::guardrail::memory::{InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts};
 use kms_guardrail::guardrail::{Guardrail, Mode, Settings};
 use serde_json::Value;
@@ -18,8 +25,9 @@ fn read(rel: &str) -> String {
 
 fn bench(c: &mut Criterion) {
     let rules = RuleSet::from_document(&read("examples/rules.yaml")).expect("rules");
-    let compliant = read("tests/fixtures/policies/real-world/typical-2kb.json");
-    let public = read("tests/fixtures/policies/real-world/public-decrypt-incident.json");
+    let compliant = read("crates/engine/tests/fixtures/policies/real-world/typical-2kb.json");
+    let public =
+        read("crates/engine/tests/fixtures/policies/real-world/public-decrypt-incident.json");
     let public_event: Value =
         serde_json::from_str(&read("events/put-key-policy-public.json")).expect("event");
     let compliant_event: Value =

@@ -9,8 +9,15 @@
 //!
 //! Before the timing, one sweep is run alone and the process's peak RSS growth is printed.
 
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests and benchmarks fail loudly on a broken fixture"
+)]
+
 use criterion::{BatchSize, Criterion, criterion_group};
-use kms_guardrail::RuleSet;
+use kms_guardrail::engine::RuleSet;
 use kms_guardrail::guardrail::memory::{InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts};
 use kms_guardrail::guardrail::ports::Budget;
 use kms_guardrail::guardrail::{Guardrail, Mode, Settings};
@@ -84,8 +91,9 @@ fn memory() -> (u64, u64) {
 
 fn bench(c: &mut Criterion) {
     let rules = RuleSet::from_document(&read("examples/rules.yaml")).expect("rules");
-    let compliant = read("tests/fixtures/policies/real-world/typical-2kb.json");
-    let public = read("tests/fixtures/policies/real-world/public-decrypt-incident.json");
+    let compliant = read("crates/engine/tests/fixtures/policies/real-world/typical-2kb.json");
+    let public =
+        read("crates/engine/tests/fixtures/policies/real-world/public-decrypt-incident.json");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,7 +2,7 @@
 //! start-up: an invalid value fails loudly, naming the variable.
 
 use crate::guardrail::Mode;
-use crate::principal::Arn;
+use engine::arn::Arn;
 use std::path::PathBuf;
 
 /// Where the rules document comes from.

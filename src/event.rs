@@ -6,7 +6,7 @@
 //! fields those require (`userAgent`, `sessionContext.attributes.mfaAuthenticated`, …), so
 //! every field here that CloudTrail may leave out is optional. Pure: no I/O.
 
-use crate::principal::Arn;
+use engine::arn::Arn;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -3,8 +3,8 @@
 
 use super::classify;
 use crate::guardrail::ports::{ErrorClass, PortError};
-use crate::rules::RuleSet;
 use aws_sdk_ssm::Client;
+use engine::rules::RuleSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -8,12 +8,12 @@
 
 mod output;
 
-use crate::grants::KeyContext;
-use crate::principal::{Arn, is_account_id};
-use crate::remediate;
-use crate::rules::{RuleAction, RuleId, RuleSet};
-use crate::{Policy, Report};
 use clap::{Parser, Subcommand, ValueEnum};
+use engine::arn::{Arn, is_account_id};
+use engine::grants::KeyContext;
+use engine::remediate;
+use engine::rules::{RuleAction, RuleId, RuleSet};
+use engine::{Policy, Report};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -249,7 +249,7 @@ fn check(
             let text = read_input(source, stdin, &mut stdin_used);
             let outcome = text.and_then(|text| match Policy::parse(&text) {
                 Ok(policy) => {
-                    let report = crate::evaluate(&policy, &rules, &ctx);
+                    let report = engine::evaluate(&policy, &rules, &ctx);
                     Ok((text, report))
                 }
                 Err(e) => Err(e.to_string()),
@@ -328,7 +328,7 @@ fn fix(
             return Exit::CouldNotCheck;
         }
     };
-    let report = crate::evaluate(&policy, &rules, &ctx);
+    let report = engine::evaluate(&policy, &rules, &ctx);
     if !report
         .findings
         .iter()

@@ -2,9 +2,9 @@
 //! §8, and SARIF 2.1.0 for GitHub code scanning.
 
 use super::Checked;
-use crate::policy::json::line_column;
-use crate::report::Finding;
-use crate::rules::{RuleId, RuleSet, Severity};
+use engine::policy::json::line_column;
+use engine::report::Finding;
+use engine::rules::{RuleId, RuleSet, Severity};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 

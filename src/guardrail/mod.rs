@@ -13,11 +13,11 @@ pub mod metrics;
 pub mod ports;
 
 use crate::event::{self, Intake, KeyEvent, KeyEventName};
-use crate::grants::KeyContext;
-use crate::policy::Policy;
-use crate::remediate;
-use crate::report::{Finding, Report};
-use crate::rules::{RuleAction, RuleSet};
+use engine::grants::KeyContext;
+use engine::policy::Policy;
+use engine::remediate;
+use engine::report::{Finding, Report};
+use engine::rules::{RuleAction, RuleSet};
 use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -606,14 +606,14 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
 
 fn check_text(text: &str, rules: &RuleSet, ctx: &KeyContext) -> Report {
     match Policy::parse(text) {
-        Ok(policy) => crate::evaluate(&policy, rules, ctx),
+        Ok(policy) => engine::evaluate(&policy, rules, ctx),
         // KMS only stores valid JSON objects; a text that is not one is judged as a
         // document KMS would refuse.
         Err(err) => Report {
             findings: vec![Finding {
-                rule: crate::RuleId::InvalidPolicy,
-                severity: crate::RuleId::InvalidPolicy.severity(),
-                action: rules.action(crate::RuleId::InvalidPolicy),
+                rule: engine::RuleId::InvalidPolicy,
+                severity: engine::RuleId::InvalidPolicy.severity(),
+                action: rules.action(engine::RuleId::InvalidPolicy),
                 statement: None,
                 sid: None,
                 principals: Vec::new(),
@@ -656,7 +656,7 @@ fn exempt_aliases(rules: &RuleSet) -> Vec<&str> {
             if x.starts_with("alias/") {
                 return Some(x.as_str());
             }
-            crate::principal::Arn::parse(x)
+            engine::arn::Arn::parse(x)
                 .filter(|a| a.resource.starts_with("alias/"))
                 .map(|a| a.resource)
         })

@@ -10,7 +10,7 @@ pub mod pace;
 
 use crate::guardrail::ports::{Alert, Alerts, Baselines, KeyPolicies, PortError};
 use crate::guardrail::{Action, Guardrail, HandlerError, Mode, Outcome, Skip, Status, now_secs};
-use crate::rules::RuleSet;
+use engine::rules::RuleSet;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use pace::Paced;
@@ -541,7 +541,7 @@ fn failed(sweep_id: &str, key_arn: &str, err: &HandlerError) -> Outcome {
 fn record(summary: &mut Summary, out: &Outcome) {
     let key = out.key_arn.clone().unwrap_or_default();
     if summary.account.is_none() {
-        summary.account = crate::principal::Arn::parse(&key).map(|a| a.account.to_owned());
+        summary.account = engine::arn::Arn::parse(&key).map(|a| a.account.to_owned());
     }
     summary.counts.add(out);
     if out.status == Status::Violating && summary.violating_keys.len() < NAMED {

@@ -10,7 +10,7 @@ const OWNER: &str = "111122223333";
 
 fn fixture(rel: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("crates/engine/tests/fixtures")
         .join(rel)
         .to_string_lossy()
         .into_owned()
@@ -216,7 +216,7 @@ fn sarif_output_is_code_scanning_shaped() {
         .iter()
         .map(|r| r["id"].as_str().expect("id"))
         .collect();
-    assert_eq!(rules.len(), kms_guardrail::RuleId::ALL.len());
+    assert_eq!(rules.len(), kms_guardrail::engine::RuleId::ALL.len());
     let result = &run["results"][0];
     assert_eq!(result["ruleId"], "public-access");
     assert_eq!(

@@ -2,12 +2,12 @@
 //! paths a real service cannot be made to produce on demand (throttling, internal errors,
 //! refused writes, failed alerts), with their classification.
 
+use kms_guardrail::engine::{Policy, RuleSet};
 use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts,
 };
 use kms_guardrail::guardrail::ports::{Baselines, Budget, ErrorClass, PortError};
 use kms_guardrail::guardrail::{Action, Guardrail, HandlerError, Mode, Settings, Status};
-use kms_guardrail::{Policy, RuleSet};
 use serde_json::Value;
 use std::path::Path;
 
@@ -389,12 +389,12 @@ async fn an_alert_that_cannot_go_out_after_a_revert_is_kept_in_the_log() {
 async fn alert_rules_and_exemptions_only_alert() {
     let mut alert_only = rules();
     alert_only.set_action(
-        kms_guardrail::RuleId::PublicAccess,
-        kms_guardrail::RuleAction::Alert,
+        kms_guardrail::engine::RuleId::PublicAccess,
+        kms_guardrail::engine::RuleAction::Alert,
     );
     alert_only.set_action(
-        kms_guardrail::RuleId::UntrustedAccount,
-        kms_guardrail::RuleAction::Alert,
+        kms_guardrail::engine::RuleId::UntrustedAccount,
+        kms_guardrail::engine::RuleAction::Alert,
     );
     let mut exempt = rules();
     exempt

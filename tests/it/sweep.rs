@@ -4,6 +4,7 @@
 //! allowed, and throttling slows the sweep down. Time is tokio's paused clock, so the paced
 //! waits cost no real time and every timestamp is exact.
 
+use kms_guardrail::engine::{Policy, RuleSet};
 use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts,
 };
@@ -11,7 +12,6 @@ use kms_guardrail::guardrail::ports::{ErrorClass, KeyInfo, KeyPage, KeyPolicies,
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Outcome, Settings, Skip, Status};
 use kms_guardrail::sweep::pace::{Op, Paced, Pacing};
 use kms_guardrail::sweep::{Limits, Request, RunEnd, RunReport, Summary, SweepSettings, Sweeper};
-use kms_guardrail::{Policy, RuleSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;

@@ -2,8 +2,8 @@
 //! reads, the events intake handles, least privilege, and a rules document the function
 //! accepts. (cfn-lint and `sam validate --lint` check the template itself, in scripts/test.)
 
-use kms_guardrail::RuleSet;
 use kms_guardrail::config::Config;
+use kms_guardrail::engine::RuleSet;
 use kms_guardrail::sweep::Request;
 use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
@@ -164,8 +164,8 @@ fn the_default_rules_document_is_accepted() {
         .replace("${ExposureAction}", "revert");
     let rules = RuleSet::from_document(&rendered).expect("the stack's rules document is valid");
     assert_eq!(
-        rules.action(kms_guardrail::RuleId::PublicAccess),
-        kms_guardrail::RuleAction::Revert
+        rules.action(kms_guardrail::engine::RuleId::PublicAccess),
+        kms_guardrail::engine::RuleAction::Revert
     );
     // With parameters, the quoted lists parse too.
     let with_lists = sub[0]

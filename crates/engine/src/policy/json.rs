@@ -186,6 +186,11 @@ impl<'a> Reader<'a> {
         self.bytes.get(self.pos).copied()
     }
 
+    /// The bytes not read yet.
+    fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
     fn skip_ws(&mut self) -> Step<()> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.pos += 1;
@@ -225,7 +230,7 @@ impl<'a> Reader<'a> {
     }
 
     fn literal(&mut self, word: &'static str, value: Value<'a>) -> Step<Value<'a>> {
-        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+        if self.rest().starts_with(word.as_bytes()) {
             self.pos += word.len();
             Ok(value)
         } else {
@@ -377,7 +382,7 @@ impl<'a> Reader<'a> {
                     return Err(self.fail("lone trailing surrogate in a \\u escape"));
                 }
                 if (0xD800..0xDC00).contains(&first) {
-                    if !self.bytes[self.pos..].starts_with(b"\\u") {
+                    if !self.rest().starts_with(b"\\u") {
                         return Err(self.fail("lone leading surrogate in a \\u escape"));
                     }
                     self.pos += 2;

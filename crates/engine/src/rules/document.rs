@@ -3,7 +3,7 @@
 //! The published JSON Schema is `schema/rules.schema.json`; a test keeps the two in step.
 
 use super::{RuleAction, RuleId, RuleSet};
-use crate::principal::{Arn, is_account_id};
+use crate::arn::{Arn, is_account_id};
 use serde::{Deserialize, Deserializer, de};
 use std::collections::BTreeMap;
 
@@ -26,6 +26,8 @@ struct RawDocument {
     _version: Version,
     #[serde(default)]
     account: Option<AccountId>,
+    #[serde(default)]
+    organization: Option<OrgId>,
     #[serde(default)]
     trusted_accounts: Vec<AccountId>,
     #[serde(default)]
@@ -159,6 +161,7 @@ pub(super) fn parse(text: &str) -> Result<RuleSet, RulesError> {
         .map_err(|e| RulesError::Invalid(first_line(&e.to_string())))?;
     let mut rules = RuleSet {
         account: raw.account.map(|a| a.0),
+        organization: raw.organization.map(|o| o.0),
         trusted_accounts: raw.trusted_accounts.into_iter().map(|a| a.0).collect(),
         trusted_organizations: raw.trusted_organizations.into_iter().map(|o| o.0).collect(),
         trusted_vpc_endpoints: raw.trusted_vpc_endpoints.into_iter().map(|v| v.0).collect(),
@@ -270,7 +273,7 @@ rules:
     #[test]
     fn published_schema_matches_the_loader() {
         let schema: serde_json::Value =
-            serde_json::from_str(include_str!("../../schema/rules.schema.json"))
+            serde_json::from_str(include_str!("../../../../schema/rules.schema.json"))
                 .expect("schema is JSON");
         let keys = |v: &serde_json::Value| -> Vec<String> {
             let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
@@ -292,7 +295,8 @@ rules:
 
     #[test]
     fn shipped_example_rules_are_valid() {
-        let rules = parse(include_str!("../../examples/rules.yaml")).expect("example is valid");
+        let rules =
+            parse(include_str!("../../../../examples/rules.yaml")).expect("example is valid");
         assert_eq!(rules.action(RuleId::PublicAccess), RuleAction::Revert);
     }
 }

@@ -6,7 +6,7 @@
 //! other line is `<rule-id> <statement index | ->`, one per expected finding. No such line
 //! means the policy must be compliant.
 
-use kms_guardrail::{KeyContext, Policy, RuleSet, evaluate};
+use engine::{KeyContext, Policy, RuleSet, evaluate};
 use std::path::{Path, PathBuf};
 
 const DEFAULT_OWNER: &str = "111122223333";
@@ -120,7 +120,7 @@ fn every_fixture_gets_its_expected_findings() {
 fn every_rule_has_a_case_that_flags_it_and_a_look_alike_that_does_not() {
     let mut files = Vec::new();
     policy_files(&fixtures_dir().join("policies"), &mut files);
-    for rule in kms_guardrail::RuleId::ALL {
+    for rule in engine::RuleId::ALL {
         let flagged = files.iter().any(|f| {
             let e = read_expectation(&f.with_extension("expect"));
             e.findings

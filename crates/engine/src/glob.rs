@@ -47,22 +47,41 @@ fn match_slices<T: Copy + PartialEq>(
 ) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     let mut saved: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == star {
-            saved = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && (p[pi] == one || eq(p[pi], t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = saved {
-            pi = sp + 1;
-            ti = st + 1;
-            saved = Some((sp, st + 1));
-        } else {
-            return false;
+    while let Some(&tc) = t.get(ti) {
+        match p.get(pi) {
+            Some(&pc) if pc == star => {
+                saved = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&pc) if pc == one || eq(pc, tc) => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => {
+                let Some((sp, st)) = saved else {
+                    return false;
+                };
+                pi = sp + 1;
+                ti = st + 1;
+                saved = Some((sp, st + 1));
+            }
         }
     }
-    p[pi..].iter().all(|&c| c == star)
+    p.get(pi..).unwrap_or_default().iter().all(|&c| c == star)
+}
+
+/// `s` without `prefix`, compared ignoring ASCII case; `None` when it does not start so.
+pub fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+/// `s` without `suffix`, compared ignoring ASCII case; `None` when it does not end so.
+pub fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    let tail = s.get(cut..)?;
+    tail.eq_ignore_ascii_case(suffix).then(|| &s[..cut])
 }
 
 #[cfg(test)]

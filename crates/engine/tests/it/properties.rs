@@ -2,10 +2,10 @@
 //! agrees with serde_json, serialization round-trips, and the verdicts are monotone — a Deny
 //! never adds exposure, a restricting condition never adds a statement-level violation.
 
-use kms_guardrail::grants::normalize;
-use kms_guardrail::policy::json;
-use kms_guardrail::remediate::{self, check_safe};
-use kms_guardrail::{KeyContext, Policy, Report, RuleAction, RuleId, RuleSet, check};
+use engine::grants::normalize;
+use engine::policy::json;
+use engine::remediate::{self, check_safe};
+use engine::{KeyContext, Policy, Report, RuleAction, RuleId, RuleSet, check};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -256,8 +256,8 @@ proptest! {
         let reparsed = Policy::parse(&written).expect("reparses");
         prop_assert_eq!(without_spans(reparsed.clone()), without_spans(parsed.clone()));
         let ctx = KeyContext::for_key_arn(KEY_ARN);
-        let before = kms_guardrail::evaluate(&parsed, &rules(), &ctx);
-        let after = kms_guardrail::evaluate(&reparsed, &rules(), &ctx);
+        let before = engine::evaluate(&parsed, &rules(), &ctx);
+        let after = engine::evaluate(&reparsed, &rules(), &ctx);
         prop_assert_eq!(verdicts(&before, |_, _| true), verdicts(&after, |_, _| true));
     }
 
@@ -304,7 +304,7 @@ proptest! {
         let ctx = KeyContext::for_key_arn(KEY_ARN);
         let text = serde_json::to_string_pretty(&policy).expect("serializes");
         let current = Policy::parse(&text).expect("parses");
-        let report = kms_guardrail::evaluate(&current, &rules, &ctx);
+        let report = engine::evaluate(&current, &rules, &ctx);
         // No plan is a fine answer (nothing is written); a plan must be safe and narrower.
         if let Ok(plan) = remediate::plan(&current, &report, &rules, &ctx, None) {
             prop_assert_eq!(check_safe(&plan.policy, &rules, &ctx), Ok(()));

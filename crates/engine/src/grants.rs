@@ -7,10 +7,11 @@
 //! Allow, and a Deny whose reach is not certain takes nothing away.
 
 use crate::actions::{self, ActionMatch, ActionSet};
-use crate::condition::{self, AllowEffect, Atom, DenyEffect, Operator};
+use crate::arn::{self, Arn};
+use crate::condition::{self, AllowEffect, Atom, DenyEffect};
 use crate::glob;
 use crate::policy::{Effect, Names, Policy, Principals, Statement};
-use crate::principal::{self, Arn, Principal};
+use crate::principal::{self, Principal};
 use std::rc::Rc;
 
 /// What the evaluator knows of the key under evaluation.
@@ -28,7 +29,7 @@ impl KeyContext {
         KeyContext {
             account: Arn::parse(key_arn)
                 .map(|a| a.account)
-                .filter(|a| principal::is_account_id(a))
+                .filter(|a| arn::is_account_id(a))
                 .map(str::to_owned),
             key_arn: Some(key_arn.to_owned()),
         }
@@ -287,7 +288,7 @@ fn allow_grants<'a>(
     let mut aws_resource_grants_only = false;
     let mut values: Vec<&'a str> = Vec::new();
     for c in &statement.conditions {
-        let op = Operator::parse(&c.operator);
+        let op = c.op;
         values.clear();
         values.extend(c.values.iter().map(|v| v.as_ref()));
         if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, &values) {
@@ -331,7 +332,7 @@ fn apply_deny<'a>(
     for c in &deny.conditions {
         values.clear();
         values.extend(c.values.iter().map(|v| v.as_ref()));
-        match condition::deny_effect(Operator::parse(&c.operator), &c.key, &values) {
+        match condition::deny_effect(c.op, &c.key, &values) {
             DenyEffect::Perimeter(atom) => perimeter.push(atom),
             DenyEffect::SparesServices => spares_services = true,
             // The Deny may not apply to anyone we can name: take no credit for it.
@@ -407,25 +408,17 @@ impl<'a> DeniedPrincipals<'a> {
     }
 }
 
-fn account_of<'a>(p: Principal<'a>) -> Option<&'a str> {
-    match p {
-        Principal::Account(a) | Principal::Identity { account: a, .. } => Some(a),
-        Principal::Federated { account, .. } => account,
-        _ => None,
-    }
-}
-
 fn overlaps(a: Principal<'_>, b: Principal<'_>) -> bool {
     match (a, b) {
         (Principal::Service(x), Principal::Service(y)) => x == y,
-        _ => account_of(a).is_some() && account_of(a) == account_of(b),
+        _ => a.account().is_some() && a.account() == b.account(),
     }
 }
 
 fn denied_entry_covers(denied: Principal<'_>, granted: Principal<'_>) -> bool {
     match (denied, granted) {
         // Denying an account denies every principal in it.
-        (Principal::Account(a), g) => account_of(g) == Some(a),
+        (Principal::Account(a), g) => g.account() == Some(a),
         (Principal::Identity { arn: x, .. }, Principal::Identity { arn: y, .. }) => x == y,
         (Principal::Service(x), Principal::Service(y)) => x == y,
         (Principal::Federated { provider: x, .. }, Principal::Federated { provider: y, .. }) => {

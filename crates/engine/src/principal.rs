@@ -4,64 +4,8 @@
 //! A bare 12-digit id and `arn:<partition>:iam::<id>:root` both denote *the account*
 //! (delegation to its IAM policies), not its root user.
 
+use crate::arn::{Arn, is_account_id, is_unique_id};
 use crate::policy::PrincipalType;
-
-/// An ARN split into its six components (the resource keeps any further colons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arn<'a> {
-    /// `aws`, `aws-cn`, `aws-us-gov`, …
-    pub partition: &'a str,
-    /// `iam`, `sts`, `kms`, …
-    pub service: &'a str,
-    /// The region, empty for global services.
-    pub region: &'a str,
-    /// The account field, empty for some services.
-    pub account: &'a str,
-    /// `role/x`, `key/1234…`, `root`, …
-    pub resource: &'a str,
-}
-
-impl<'a> Arn<'a> {
-    /// Splits `text` as `arn:partition:service:region:account:resource`.
-    pub fn parse(text: &'a str) -> Option<Arn<'a>> {
-        let rest = text.strip_prefix("arn:")?;
-        let mut fields = [""; 4];
-        let mut start = 0;
-        let bytes = rest.as_bytes();
-        for field in &mut fields {
-            let end = start + bytes[start..].iter().position(|&b| b == b':')?;
-            *field = &rest[start..end];
-            start = end + 1;
-        }
-        let [partition, service, region, account] = fields;
-        let arn = Arn {
-            partition,
-            service,
-            region,
-            account,
-            resource: &rest[start..],
-        };
-        (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
-    }
-}
-
-/// Whether `text` is a 12-digit AWS account id.
-pub fn is_account_id(text: &str) -> bool {
-    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Whether `text` looks like an IAM unique id (`AIDA…`, `AROA…`, …): what KMS shows in a
-/// policy for a principal that was deleted.
-pub fn is_unique_id(text: &str) -> bool {
-    const PREFIXES: [&str; 8] = [
-        "AIDA", "AROA", "AGPA", "AIPA", "ANPA", "ANVA", "ASIA", "AKIA",
-    ];
-    text.len() >= 16
-        && PREFIXES.iter().any(|p| text.starts_with(p))
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
 
 /// The meaning of one principal entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +34,17 @@ pub enum Principal<'a> {
     /// Denotes nothing KMS can resolve (a deleted principal's unique id, a malformed value):
     /// grants nothing, reported as invalid.
     Nothing,
+}
+
+impl<'a> Principal<'a> {
+    /// The account the principal belongs to, when it names one: the one way to ask.
+    pub fn account(self) -> Option<&'a str> {
+        match self {
+            Principal::Account(a) | Principal::Identity { account: a, .. } => Some(a),
+            Principal::Federated { account, .. } => account,
+            Principal::AnyAccount | Principal::Service(_) | Principal::Nothing => None,
+        }
+    }
 }
 
 /// A principal entry's meaning and, when KMS would reject it or it no longer exists, why.

@@ -9,6 +9,7 @@
 pub mod json;
 mod write;
 
+use crate::operator::Operator;
 use std::borrow::Cow;
 
 pub use json::{JsonError, Span};
@@ -154,6 +155,9 @@ pub struct Names<'a> {
 pub struct Condition<'a> {
     /// The operator as written (`StringEquals`, `ForAnyValue:StringLike`, …).
     pub operator: Cow<'a, str>,
+    /// The operator parsed once, when the policy is read; `None` when IAM does not know it
+    /// (also a [`Problem`]).
+    pub op: Option<Operator>,
     /// The condition key as written.
     pub key: Cow<'a, str>,
     /// The values; numbers and booleans in their JSON spelling.
@@ -567,7 +571,8 @@ impl Builder {
             return;
         };
         for operator in operators {
-            if crate::condition::Operator::parse(&operator.key).is_none() {
+            let op = Operator::parse(&operator.key);
+            if op.is_none() {
                 self.problem(
                     at,
                     operator.key_span,
@@ -590,6 +595,7 @@ impl Builder {
                 let values = self.string_list(at, key.node, "Condition");
                 out.push(Condition {
                     operator: operator.key.clone(),
+                    op,
                     key: key.key,
                     values,
                 });

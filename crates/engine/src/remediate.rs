@@ -7,11 +7,12 @@
 //! Stripping only ever removes Allow grants and Denies that deny nothing, so a stripped plan
 //! never grants anyone anything the current policy did not (a property test pins that).
 
-use crate::evaluate::{evaluate, keeps_management};
+use crate::evaluate::evaluate;
 use crate::grants::KeyContext;
 use crate::policy::{Effect, MAX_POLICY_CHARS, Policy, is_allowed_char};
 use crate::report::{Finding, Report};
-use crate::rules::{RuleAction, RuleId, RuleSet};
+use crate::rules::lockout_risk::keeps_management;
+use crate::rules::{Remedy, RuleAction, RuleId, RuleSet};
 
 /// Where a plan's policy comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,43 +164,34 @@ enum Cut<'f> {
 }
 
 fn cut_for<'f>(finding: &'f Finding, effect: Effect) -> Cut<'f> {
-    match (finding.rule, effect) {
+    let allow = effect != Effect::Deny;
+    match finding.rule.rule().remedy {
+        Remedy::Statement => Cut::Statement,
+        Remedy::Principals => Cut::Principals(&finding.principals),
+        Remedy::AllowStatement if allow => Cut::Statement,
+        Remedy::AllowPrincipals if allow => Cut::Principals(&finding.principals),
         // Denies are kept unless they deny nothing: removing one could widen access.
-        (RuleId::IneffectiveStatement, _) => Cut::Statement,
-        (RuleId::InvalidPrincipal, _) => Cut::Principals(&finding.principals),
-        (_, Effect::Deny) => Cut::Keep,
-        (RuleId::AllowNotPrincipal | RuleId::AllowNotAction | RuleId::InvalidPolicy, _) => {
-            Cut::Statement
-        }
-        (
-            RuleId::PublicAccess
-            | RuleId::UntrustedAccount
-            | RuleId::UntrustedAdmin
-            | RuleId::UnconstrainedGrant
-            | RuleId::UnscopedServicePrincipal,
-            _,
-        ) => Cut::Principals(&finding.principals),
-        (RuleId::LockoutRisk, _) => Cut::Keep,
+        Remedy::AllowStatement | Remedy::AllowPrincipals | Remedy::Keep => Cut::Keep,
     }
 }
 
 /// Removes what the revert findings point at from `policy`; returns what was removed.
 fn strip(policy: &mut Policy<'_>, findings: &[Finding]) -> Vec<String> {
     let mut removed = Vec::new();
-    let mut drop_statement = vec![false; policy.statements.len()];
+    let mut dropped = std::collections::BTreeSet::new();
     for f in findings.iter().filter(|f| f.action == RuleAction::Revert) {
         let Some(index) = f.statement else { continue };
         let Some(statement) = policy.statements.get_mut(index) else {
             continue;
         };
-        if drop_statement[index] {
+        if dropped.contains(&index) {
             continue;
         }
         let name = describe(index, statement.sid.as_deref());
         match cut_for(f, statement.effect) {
             Cut::Keep => {}
             Cut::Statement => {
-                drop_statement[index] = true;
+                dropped.insert(index);
                 removed.push(format!("{name}: removed the statement ({})", f.rule));
             }
             Cut::Principals(principals) => {
@@ -213,7 +205,7 @@ fn strip(policy: &mut Policy<'_>, findings: &[Finding]) -> Vec<String> {
                 }
                 // A bare "*" and NotPrincipal cannot lose one principal: the statement goes.
                 if element.star || element.negated {
-                    drop_statement[index] = true;
+                    dropped.insert(index);
                     removed.push(format!("{name}: removed the statement ({})", f.rule));
                     continue;
                 }
@@ -225,16 +217,16 @@ fn strip(policy: &mut Policy<'_>, findings: &[Finding]) -> Vec<String> {
                     }
                 }
                 if element.entries.is_empty() {
-                    drop_statement[index] = true;
+                    dropped.insert(index);
                     removed.push(format!("{name}: removed the statement, no principal left"));
                 }
             }
         }
     }
-    let mut index = 0;
+    let mut position = 0;
     policy.statements.retain(|_| {
-        let keep = !drop_statement[index];
-        index += 1;
+        let keep = !dropped.contains(&position);
+        position += 1;
         keep
     });
     for (i, s) in policy.statements.iter_mut().enumerate() {

@@ -126,6 +126,11 @@ pub struct ActionSet(u64);
 
 const ALL_BITS: u64 = (1u64 << KEY_ACTIONS.len()) - 1;
 
+#[allow(
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "evaluated at compile time: a name not in the catalogue fails the build"
+)]
 const fn bit(name: &str) -> u64 {
     let mut i = 0;
     while i < KEY_ACTIONS.len() {
@@ -137,6 +142,10 @@ const fn bit(name: &str) -> u64 {
     panic!("not a key action");
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "const fn: `i` stays below both lengths, checked equal above"
+)]
 const fn const_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
@@ -275,7 +284,9 @@ fn lowercase<'b>(name: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
 /// catalogue is sorted, so they are one contiguous run.
 fn prefix_range(prefix: &[u8]) -> std::ops::Range<usize> {
     let first = KEY_ACTIONS_LOWER.partition_point(|name| name.as_bytes() < prefix);
-    let len = KEY_ACTIONS_LOWER[first..]
+    let len = KEY_ACTIONS_LOWER
+        .get(first..)
+        .unwrap_or_default()
         .iter()
         .take_while(|name| name.as_bytes().starts_with(prefix))
         .count();
