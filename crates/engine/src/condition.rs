@@ -165,13 +165,18 @@ impl<'a> Pattern<'a> {
         }
     }
 
-    /// Whether this value narrows who the caller can be, for `key`. Policy variables, and
+    /// Whether this value narrows who the caller can be, for `key`. Policy variables naming
+    /// the caller, and
     /// patterns whose relevant part is only wildcards (`*`, `o-*`, `arn:aws:iam::*:role/x`),
     /// do not. A literal that can never match (`"*"` under `StringEquals`) does: it pins the
     /// caller to nobody.
     fn pins(&self, key: Key) -> bool {
         if self.text.contains("${") {
-            return false;
+            // A variable that names the caller (`${aws:PrincipalAccount}`) pins nothing; one
+            // that names the key's own context pins the caller to it.
+            return self
+                .subject(key)
+                .is_some_and(|s| is_context_variable(s, key.dimension()));
         }
         if !self.glob {
             return true;
@@ -196,6 +201,23 @@ impl<'a> Pattern<'a> {
     }
 }
 
+/// The policy variable for the key's own account: `aws:PrincipalAccount` =
+/// `${aws:ResourceAccount}` pins the caller to the owner account.
+pub const RESOURCE_ACCOUNT: &str = "${aws:ResourceAccount}";
+
+/// The policy variable for the key owner's organization: `aws:PrincipalOrgID` =
+/// `${aws:ResourceOrgID}` pins the caller to it (trusted only when the rules list it).
+pub const RESOURCE_ORG_ID: &str = "${aws:ResourceOrgID}";
+
+/// Whether `subject` is the policy variable naming the key's own context for `dimension`.
+pub fn is_context_variable(subject: &str, dimension: Dimension) -> bool {
+    match dimension {
+        Dimension::Account => subject.eq_ignore_ascii_case(RESOURCE_ACCOUNT),
+        Dimension::Organization => subject.eq_ignore_ascii_case(RESOURCE_ORG_ID),
+        Dimension::Network => false,
+    }
+}
+
 /// "The caller's `key` is one of `values`": one pinning, positive constraint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Atom<'a> {
@@ -206,6 +228,21 @@ pub struct Atom<'a> {
 }
 
 impl<'a> Atom<'a> {
+    /// The constraint "the caller's account is one of `accounts`" (literal account ids).
+    pub fn accounts(accounts: Vec<&'a str>) -> Atom<'a> {
+        Atom {
+            key: Key::PrincipalAccount,
+            values: accounts
+                .into_iter()
+                .map(|text| Pattern {
+                    text,
+                    glob: false,
+                    ignore_case: false,
+                })
+                .collect(),
+        }
+    }
+
     /// Builds the constraint "`key` ∈ `values`" compared as `operator` compares (ignoring its
     /// negation); `None` unless every value pins the caller.
     fn new(key: Key, operator: Operator, values: &[&'a str]) -> Option<Atom<'a>> {
@@ -240,6 +277,10 @@ impl<'a> Atom<'a> {
         let mut all = true;
         for p in &self.values {
             let subject = p.subject(self.key)?;
+            if is_context_variable(subject, self.key.dimension()) {
+                all &= trusted(subject);
+                continue;
+            }
             if glob::has_wildcard(subject) {
                 if p.glob {
                     return None;
@@ -264,6 +305,10 @@ impl<'a> Atom<'a> {
         let mut unknown = false;
         for p in &self.values {
             match p.subject(self.key) {
+                // The owner's own account: asked only of the owner, or conservatively.
+                Some(subject) if is_context_variable(subject, Dimension::Account) => {
+                    return Some(true);
+                }
                 Some(subject) if p.glob => {
                     if glob::matches(subject, account) {
                         return Some(true);
@@ -336,8 +381,11 @@ pub fn scopes_service(operator: Option<Operator>, key: &str, values: &[&str]) ->
 }
 
 /// Whether a condition of an `Allow` limits `CreateGrant` to grants that AWS services make
-/// for AWS resources: `"Bool": {"kms:GrantIsForAWSResource": "true"}`, or a positive
-/// `kms:ViaService` naming services (AWS's own pattern for service-integrated keys).
+/// for AWS resources: `"Bool": {"kms:GrantIsForAWSResource": "true"}`, a positive
+/// `kms:ViaService` naming services (AWS's own pattern for service-integrated keys), or a
+/// `kms:GrantConstraintSourceArn` pinned to an account's resources (the grant can only be
+/// used for that source). `kms:GranteeServicePrincipal` alone does not: the service may act
+/// for any account's resources.
 pub fn limits_grants_to_aws_services(
     operator: Option<Operator>,
     key: &str,
@@ -353,12 +401,68 @@ pub fn limits_grants_to_aws_services(
             Base::Bool | Base::StringEquals | Base::StringEqualsIgnoreCase
         ) && values.iter().all(|v| v.eq_ignore_ascii_case("true"));
     }
+    if key.eq_ignore_ascii_case("kms:GrantConstraintSourceArn") {
+        return !op.is_negated()
+            && op.matching().is_some()
+            && Atom::new(Key::SourceArn, op, values).is_some();
+    }
     key.eq_ignore_ascii_case("kms:ViaService")
         && !op.is_negated()
         && op.matching().is_some()
         && values
             .iter()
             .all(|v| !glob::is_only_wildcards(v) && !v.contains("${"))
+}
+
+/// Whether a direct `PutKeyPolicy` request never carries the condition key `key`: keys that
+/// exist only on other operations (`kms:EncryptionContext*`, the algorithm keys,
+/// `kms:RecipientAttestation:*`, the `kms:Grant*` keys, `kms:GranteePrincipal`,
+/// `kms:RetiringPrincipal`) and the `aws:Source*` keys of service-to-service calls.
+pub fn absent_on_put_key_policy(key: &str) -> bool {
+    const EXACT: [&str; 6] = [
+        "kms:EncryptionAlgorithm",
+        "kms:SigningAlgorithm",
+        "kms:MacAlgorithm",
+        "kms:KeyAgreementAlgorithm",
+        "kms:GranteePrincipal",
+        "kms:RetiringPrincipal",
+    ];
+    const PREFIXES: [&str; 3] = [
+        "kms:EncryptionContext",
+        "kms:RecipientAttestation:",
+        "kms:Grant",
+    ];
+    EXACT.iter().any(|k| k.eq_ignore_ascii_case(key))
+        || PREFIXES
+            .iter()
+            .any(|p| strip_prefix_ignore_case(key, p).is_some())
+        || Key::parse(key).is_some_and(Key::is_source)
+}
+
+/// Whether a condition holds for a request that lacks its key: `Some(true)` for negated
+/// operators (except `ForAnyValue:`), `…IfExists`, `ForAllValues:` and `Null` = true;
+/// `Some(false)` for the positive operators and `Null` = false; `None` when unknown.
+pub fn holds_when_absent(
+    operator: Option<Operator>,
+    values: &[std::borrow::Cow<'_, str>],
+) -> Option<bool> {
+    let op = operator?;
+    if op.base == Base::Null {
+        let all =
+            |want: &str| !values.is_empty() && values.iter().all(|v| v.eq_ignore_ascii_case(want));
+        return if all("true") {
+            Some(true)
+        } else if all("false") {
+            Some(false)
+        } else {
+            None
+        };
+    }
+    Some(match op.set {
+        SetQualifier::ForAllValues => true,
+        SetQualifier::ForAnyValue => false,
+        SetQualifier::None => op.if_exists || op.is_negated(),
+    })
 }
 
 /// What one condition of a `Deny` means.
@@ -395,7 +499,12 @@ pub fn deny_effect<'a>(
     let Some(key) = Key::parse(key) else {
         return DenyEffect::Unknown;
     };
-    if !op.is_negated() || op.set != SetQualifier::None {
+    // `ForAllValues:` with a negated operator is true when the key is absent too (the set
+    // of values is empty), so it denies every caller outside the values, like the plain
+    // negated operator: `ForAllValues:StringNotLike aws:PrincipalOrgPaths ["o-x/*"]` denies
+    // callers with no path inside o-x. `ForAnyValue:` is false when the key is absent: a
+    // caller without it is not denied, so no perimeter.
+    if !op.is_negated() || op.set == SetQualifier::ForAnyValue {
         return DenyEffect::Unknown;
     }
     match Atom::new(key, op, values) {

@@ -103,8 +103,34 @@ enum Applies {
     No,
 }
 
-/// Normalizes `policy` for the key described by `ctx`.
+/// Which requests the grants are worked out for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Any request: a condition on a key a request may carry may hold.
+    AnyRequest,
+    /// A direct `PutKeyPolicy` request, for lock-out: it carries none of the keys that exist
+    /// only on other operations ([`condition::absent_on_put_key_policy`]), so a condition on
+    /// one holds or fails as it does for an absent key.
+    PutKeyPolicy,
+}
+
+/// Normalizes `policy` for the key described by `ctx`, for any request.
 pub fn normalize<'a>(policy: &'a Policy<'_>, ctx: &KeyContext) -> Normalized<'a> {
+    normalize_for(policy, ctx, View::AnyRequest)
+}
+
+/// Whether some condition of `policy` is on a key a `PutKeyPolicy` request never carries:
+/// only then can the [`View::PutKeyPolicy`] grants differ from the ordinary ones.
+pub fn has_request_only_conditions(policy: &Policy<'_>) -> bool {
+    policy
+        .statements
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .any(|c| condition::absent_on_put_key_policy(&c.key))
+}
+
+/// Normalizes `policy` for the key described by `ctx`, for the requests `view` names.
+pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -> Normalized<'a> {
     let mut grants = Vec::new();
     let mut statements = Vec::with_capacity(policy.statements.len());
     let mut denies = Vec::new();
@@ -114,22 +140,57 @@ pub fn normalize<'a>(policy: &'a Policy<'_>, ctx: &KeyContext) -> Normalized<'a>
         let applies = statement_applies(statement, ctx, &mut facts);
         let principals = statement_principals(statement, ctx, &mut facts);
         let live = facts.ineffective.is_none();
+        let holds = conditions_hold(statement, view);
         match statement.effect {
-            Effect::Allow if live => {
+            Effect::Allow if live && holds != Holds::Never => {
                 allow_grants(statement, actions, principals, &mut grants);
             }
             // Only a Deny that certainly applies to this key takes anything away.
-            Effect::Deny if live && applies == Applies::Yes => denies.push((statement, actions)),
+            Effect::Deny if live && applies == Applies::Yes && holds != Holds::Never => {
+                denies.push((statement, actions, holds == Holds::Always));
+            }
             _ => {}
         }
         statements.push(facts);
     }
-    for (deny, actions) in denies {
-        apply_deny(deny, actions, ctx, &mut grants);
+    for (deny, actions, unconditional) in denies {
+        apply_deny(deny, actions, unconditional, ctx, &mut grants);
     }
     grants.retain(|g| !g.actions.is_empty());
     grants.sort_by_key(|g| g.statement);
     Normalized { grants, statements }
+}
+
+/// What the conditions on request-only keys of a statement come to, in a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// Nothing is known: the conditions are read as usual.
+    AsUsual,
+    /// Some condition on a key the request lacks can never hold: the statement does not
+    /// apply.
+    Never,
+    /// Every condition is on a key the request lacks and holds without it: the statement
+    /// applies unconditionally.
+    Always,
+}
+
+fn conditions_hold(statement: &Statement<'_>, view: View) -> Holds {
+    if view == View::AnyRequest || statement.conditions.is_empty() {
+        return Holds::AsUsual;
+    }
+    let mut all = true;
+    for c in &statement.conditions {
+        if !condition::absent_on_put_key_policy(&c.key) {
+            all = false;
+            continue;
+        }
+        match condition::holds_when_absent(c.op, &c.values) {
+            Some(false) => return Holds::Never,
+            Some(true) => {}
+            None => all = false,
+        }
+    }
+    if all { Holds::Always } else { Holds::AsUsual }
 }
 
 fn statement_actions(statement: &Statement<'_>, facts: &mut StatementFacts<'_>) -> ActionSet {
@@ -320,6 +381,7 @@ fn allow_grants<'a>(
 fn apply_deny<'a>(
     deny: &'a Statement<'_>,
     deny_actions: ActionSet,
+    unconditional: bool,
     ctx: &KeyContext,
     grants: &mut Vec<Grant<'a>>,
 ) {
@@ -329,7 +391,9 @@ fn apply_deny<'a>(
     let mut perimeter: Vec<Atom<'a>> = Vec::new();
     let mut spares_services = false;
     let mut values: Vec<&str> = Vec::new();
-    for c in &deny.conditions {
+    let conditions: &[crate::policy::Condition<'_>] =
+        if unconditional { &[] } else { &deny.conditions };
+    for c in conditions {
         values.clear();
         values.extend(c.values.iter().map(|v| v.as_ref()));
         match condition::deny_effect(c.op, &c.key, &values) {
@@ -339,24 +403,38 @@ fn apply_deny<'a>(
             DenyEffect::Unknown => return,
         }
     }
-    let perimeter: Option<Clause<'a>> = (!perimeter.is_empty()).then(|| Clause::from(perimeter));
     let denied = DeniedPrincipals::new(deny_principals, ctx);
+    // A NotPrincipal Deny leaves a grant to any account only to the principals it lists
+    // (or, with conditions, to them or to callers inside its perimeter).
+    let spared: Option<Clause<'a>> = denied.spared_accounts().map(|accounts| {
+        let mut atoms = vec![Atom::accounts(accounts)];
+        atoms.extend(perimeter.iter().cloned());
+        Clause::from(atoms)
+    });
+    let perimeter: Option<Clause<'a>> = (!perimeter.is_empty()).then(|| Clause::from(perimeter));
     let mut capped = Vec::new();
     for grant in grants.iter_mut() {
         let hit = grant.actions.intersection(deny_actions);
-        if hit.is_empty()
-            || (spares_services && matches!(grant.principal, Principal::Service(_)))
-            || !denied.cover(grant)
-        {
+        if hit.is_empty() || (spares_services && matches!(grant.principal, Principal::Service(_))) {
             continue;
         }
+        let cap = if denied.cover(grant) {
+            perimeter.as_ref()
+        } else if denied.negated && grant.principal == Principal::AnyAccount {
+            match &spared {
+                Some(clause) => Some(clause),
+                None => continue,
+            }
+        } else {
+            continue;
+        };
         grant.actions = grant.actions.difference(hit);
-        if let Some(perimeter) = &perimeter {
-            // The Deny leaves exactly the callers inside the perimeter for these actions.
+        if let Some(cap) = cap {
+            // The Deny leaves exactly the callers inside the cap for these actions.
             let mut inside = grant.clone();
             inside.actions = hit;
-            if !inside.clauses.contains(perimeter) {
-                inside.clauses.push(Rc::clone(perimeter));
+            if !inside.clauses.contains(cap) {
+                inside.clauses.push(Rc::clone(cap));
             }
             capped.push(inside);
         }
@@ -386,6 +464,25 @@ impl<'a> DeniedPrincipals<'a> {
         }
     }
 
+    /// For a `NotPrincipal` Deny: the accounts of the principals it spares, when every one
+    /// of them is in a named account (a spared service, identity provider without an account
+    /// or `*` leaves callers we cannot bound). Entries that name nobody (a deleted
+    /// principal's unique id) spare nobody.
+    fn spared_accounts(&self) -> Option<Vec<&'a str>> {
+        if !self.negated || self.star {
+            return None;
+        }
+        let mut accounts = Vec::new();
+        for e in &self.entries {
+            match e {
+                Principal::Nothing => {}
+                p => accounts.push(p.account()?),
+            }
+        }
+        accounts.dedup();
+        Some(accounts)
+    }
+
     /// Whether the Deny certainly covers everyone the grant reaches.
     fn cover(&self, grant: &Grant<'_>) -> bool {
         if self.negated {
@@ -397,7 +494,7 @@ impl<'a> DeniedPrincipals<'a> {
             }
             return match grant.principal {
                 Principal::AnyAccount | Principal::Nothing => false,
-                p => !self.entries.iter().any(|e| overlaps(*e, p)),
+                p => !self.entries.iter().any(|e| spares(*e, p)),
             };
         }
         self.star
@@ -408,10 +505,19 @@ impl<'a> DeniedPrincipals<'a> {
     }
 }
 
-fn overlaps(a: Principal<'_>, b: Principal<'_>) -> bool {
-    match (a, b) {
+/// Whether a `NotPrincipal` Deny listing `listed` spares (some callers of) a grant to
+/// `granted`. IAM checks a role session's account, role and session in turn, so listing an
+/// account spares only its root user: a grant to the account itself keeps that user, a grant
+/// to one of its roles or users is denied unless that identity is listed too.
+fn spares(listed: Principal<'_>, granted: Principal<'_>) -> bool {
+    match (listed, granted) {
         (Principal::Service(x), Principal::Service(y)) => x == y,
-        _ => a.account().is_some() && a.account() == b.account(),
+        (Principal::Identity { arn: x, .. }, Principal::Identity { arn: y, .. }) => x == y,
+        (Principal::Federated { provider: x, .. }, Principal::Federated { provider: y, .. }) => {
+            x == y
+        }
+        (_, Principal::Account(a)) => listed.account() == Some(a),
+        _ => false,
     }
 }
 

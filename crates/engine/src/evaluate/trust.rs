@@ -2,7 +2,7 @@
 //! that trust ([`Bounds`]).
 
 use crate::arn::Arn;
-use crate::condition::{Atom, Dimension, Key};
+use crate::condition::{Atom, Dimension, Key, is_context_variable};
 use crate::glob;
 use crate::grants::{Clause, Grant, KeyContext};
 use crate::principal::Principal;
@@ -43,11 +43,24 @@ impl<'r> Trust<'r> {
 
     /// Whether `account` is the owner or a trusted account.
     pub fn account(&self, account: &str) -> bool {
-        self.owner == Some(account) || self.rules.trusted_accounts.iter().any(|t| t == account)
+        // `${aws:ResourceAccount}` is the owner account, whoever it is.
+        is_context_variable(account, Dimension::Account)
+            || self.owner == Some(account)
+            || self.rules.trusted_accounts.iter().any(|t| t == account)
     }
 
     /// Whether `org` is a trusted organization.
     pub fn organization(&self, org: &str) -> bool {
+        // `${aws:ResourceOrgID}` is the owner's organization: the one the rules name, trusted
+        // only when they also list it.
+        let org = if is_context_variable(org, Dimension::Organization) {
+            match self.rules.organization.as_deref() {
+                Some(known) => known,
+                None => return false,
+            }
+        } else {
+            org
+        };
         self.rules
             .trusted_organizations
             .iter()

@@ -1,13 +1,17 @@
 //! `lockout-risk`: after the policy, neither the owner account (delegation) nor any listed
 //! admin can call `kms:PutKeyPolicy` — the key is, or is about to be, unmanageable, and the
-//! guardrail itself could no longer repair it. The remediation planner asks the same
+//! guardrail itself could no longer repair it. It reads the policy as a `PutKeyPolicy`
+//! request meets it: an Allow conditioned on a key only other operations carry grants it
+//! nothing, and a Deny whose negated condition is on such a key denies it to everyone it
+//! names (the confused-deputy guard `Deny kms:* StringNotEquals aws:SourceAccount` locks the
+//! key). The remediation planner asks the same
 //! question of every policy it would write ([`keeps_management`]), whatever this rule's
 //! action.
 
 use super::{Remedy, Rule, RuleAction, RuleId, RuleSet, Severity};
 use crate::actions::ActionSet;
 use crate::evaluate::{Analysis, Findings, Trust, clause_admits, reachable};
-use crate::grants::{self, Grant, KeyContext};
+use crate::grants::{self, Grant, KeyContext, View};
 use crate::policy::{Policy, Span};
 use crate::principal::Principal;
 
@@ -21,7 +25,16 @@ pub(super) const RULE: Rule = Rule {
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {
-    if manageable(&a.normalized.grants, &a.trust) {
+    // A PutKeyPolicy request lacks the keys of other operations: read the policy as such a
+    // request meets it (the ordinary grants are that already when no condition uses one).
+    let put_view;
+    let grants = if grants::has_request_only_conditions(a.policy) {
+        put_view = grants::normalize_for(a.policy, a.ctx, View::PutKeyPolicy);
+        &put_view.grants
+    } else {
+        &a.normalized.grants
+    };
+    if manageable(grants, &a.trust) {
         return;
     }
     let who = match a.trust.owner {
@@ -67,6 +80,6 @@ fn manageable(grants: &[Grant<'_>], trust: &Trust<'_>) -> bool {
 /// `kms:PutKeyPolicy` — whatever action the rules give `lockout-risk`. Checked before the
 /// guardrail writes any policy.
 pub(crate) fn keeps_management(policy: &Policy<'_>, rules: &RuleSet, ctx: &KeyContext) -> bool {
-    let normalized = grants::normalize(policy, ctx);
+    let normalized = grants::normalize_for(policy, ctx, View::PutKeyPolicy);
     manageable(&normalized.grants, &Trust::new(rules, ctx))
 }
