@@ -18,8 +18,10 @@
 
 use criterion::{BatchSize, Criterion, criterion_group};
 use kms_guardrail::engine::RuleSet;
-use kms_guardrail::guardrail::memory::{InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts};
-use kms_guardrail::guardrail::ports::Budget;
+use kms_guardrail::guardrail::memory::{
+    InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
+};
+use kms_guardrail::guardrail::ports::{Adapters, Budget};
 use kms_guardrail::guardrail::{Guardrail, Mode, Settings};
 use kms_guardrail::sweep::pace::{Paced, Pacing};
 use kms_guardrail::sweep::{Limits, PAGE_SIZE, Request, SweepSettings, Sweeper};
@@ -27,7 +29,14 @@ use std::path::Path;
 
 const KEYS: usize = 10_000;
 
-type Memory = Sweeper<InMemoryKeyPolicies, RecordingAlerts, Option<InMemoryBaselines>>;
+type Memory = Sweeper<
+    Adapters<
+        Paced<InMemoryKeyPolicies>,
+        RecordingAlerts,
+        Option<InMemoryBaselines>,
+        Option<InMemoryCheckpoints>,
+    >,
+>;
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect("fixture")
@@ -46,9 +55,12 @@ fn sweeper(compliant: &str, public: &str) -> Memory {
     };
     Sweeper {
         guardrail: Guardrail {
-            keys: Paced::new(keys, pacing),
-            alerts: RecordingAlerts::default(),
-            baselines: None,
+            ports: Adapters {
+                keys: Paced::new(keys, pacing),
+                alerts: RecordingAlerts::default(),
+                baselines: None,
+                checkpoints: Default::default(),
+            },
             settings: Settings {
                 mode: Mode::Enforce,
                 budget: Budget {

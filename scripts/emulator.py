@@ -73,7 +73,7 @@ class Moto:
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     def environment(self, topic):
-        """The guardrail's configuration (DESIGN.md section 7) pointed at this emulator."""
+        """The guardrail's configuration (README, "Configuration") pointed at this emulator."""
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_REGION": REGION,
                 "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                 "GUARDRAIL_MODE": "enforce", "GUARDRAIL_RULES": str(ROOT / "examples" / "rules.yaml"),

@@ -1,15 +1,15 @@
 //! The guardrail wired to AWS, shared by the Lambda binary, `kms-guardrail replay` and
-//! `kms-guardrail sweep`: SDK clients built once from the environment (DESIGN.md §7), the
+//! `kms-guardrail sweep`: SDK clients built once from the environment (README, "Configuration"), the
 //! rules source, and one invocation — an event (handle, log one line with the event id and
 //! key ARN, emit EMF metrics) or a sweep run (sweep, log the run and the summary, emit EMF).
 
 use crate::aws::dynamodb::DynamoBaselines;
 use crate::aws::kms::KmsKeyPolicies;
-use crate::aws::sns::{LogAlerts, SnsAlerts};
+use crate::aws::sns::SnsAlerts;
 use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
 use crate::event::{self, Intake};
-use crate::guardrail::ports::{Alert, Alerts, PortError};
+use crate::guardrail::ports::{Adapters, PortError};
 use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, Status, metrics, now_secs};
 use crate::sweep::pace::{Paced, Pacing};
 use crate::sweep::{self, Limits, Request, RunReport, SweepError, SweepSettings, Sweeper};
@@ -20,24 +20,8 @@ use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Where alerts go: the topic, or the log when none is configured.
-pub enum AlertSink {
-    /// SNS.
-    Sns(SnsAlerts),
-    /// The log.
-    Log(LogAlerts),
-}
-
-impl Alerts for AlertSink {
-    async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
-        match self {
-            AlertSink::Sns(sns) => sns.publish(alert).await,
-            AlertSink::Log(log) => log.publish(alert).await,
-        }
-    }
-}
-
 /// The rules: read once from a file, or from SSM with a short cache.
+#[derive(Debug)]
 pub enum Rules {
     /// Fixed for the process's life.
     Fixed(RuleSet),
@@ -119,25 +103,36 @@ pub enum Response {
     Sweep(RunReport),
 }
 
+/// The guardrail's ports over the SDK: KMS `K`, the topic and the table when configured.
+pub type AwsPorts<K> =
+    Adapters<K, Option<SnsAlerts>, Option<DynamoBaselines>, Option<DynamoBaselines>>;
+
 /// The guardrail with its AWS adapters.
+#[derive(Debug)]
 pub struct App {
-    guardrail: Guardrail<KmsKeyPolicies, AlertSink, Option<DynamoBaselines>>,
-    sweeper: Sweeper<KmsKeyPolicies, AlertSink, Option<DynamoBaselines>>,
+    guardrail: Guardrail<AwsPorts<KmsKeyPolicies>>,
+    sweeper: Sweeper<AwsPorts<Paced<KmsKeyPolicies>>>,
     rules: Rules,
     metrics: MetricsOut,
 }
 
-/// The guardrail's ports over the SDK, as `config` names them.
-fn ports(config: &Config, sdk: &SdkConfig) -> (KmsKeyPolicies, AlertSink, Option<DynamoBaselines>) {
-    let alerts = match &config.topic_arn {
-        Some(topic) => AlertSink::Sns(SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone())),
-        None => AlertSink::Log(LogAlerts),
+/// The guardrail's ports over the SDK, as `config` names them, with `keys` for KMS.
+fn ports<K>(config: &Config, sdk: &SdkConfig, keys: K) -> AwsPorts<K> {
+    let table = || {
+        config
+            .baseline_table
+            .as_ref()
+            .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()))
     };
-    let baselines = config
-        .baseline_table
-        .as_ref()
-        .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()));
-    (KmsKeyPolicies::new(sdk), alerts, baselines)
+    Adapters {
+        keys,
+        alerts: config
+            .topic_arn
+            .as_ref()
+            .map(|topic| SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone())),
+        baselines: table(),
+        checkpoints: table(),
+    }
 }
 
 /// The SDK configuration: the standard chain (region, credentials, `AWS_ENDPOINT_URL`) with
@@ -148,6 +143,14 @@ pub async fn sdk_config() -> SdkConfig {
         .retry_config(RetryConfig::adaptive().with_max_attempts(5))
         .load()
         .await
+}
+
+/// `sdk` with the SDK's own retries off: for clients whose caller retries (the sweep's pacer,
+/// which also slows down on throttling), so no call is retried by both.
+pub fn single_attempt(sdk: &SdkConfig) -> SdkConfig {
+    sdk.to_builder()
+        .retry_config(RetryConfig::disabled())
+        .build()
 }
 
 impl App {
@@ -190,23 +193,22 @@ impl App {
             role_arn: config.role_arn.clone(),
             ..Settings::default()
         };
-        let (keys, alerts, baselines) = ports(&config, sdk);
         let guardrail = Guardrail {
-            keys,
-            alerts,
-            baselines,
+            ports: ports(&config, sdk, KmsKeyPolicies::new(sdk)),
             settings: settings.clone(),
         };
-        let (keys, alerts, baselines) = ports(&config, sdk);
         let pacing = Pacing::share(
             f64::from(config.sweep_quota_percent),
             config.sweep_concurrency,
         );
         let sweeper = Sweeper {
             guardrail: Guardrail {
-                keys: Paced::new(keys, pacing),
-                alerts,
-                baselines,
+                // The pacer owns the sweep's retries: its KMS clients try each call once.
+                ports: ports(
+                    &config,
+                    sdk,
+                    Paced::new(KmsKeyPolicies::new(&single_attempt(sdk)), pacing),
+                ),
                 settings,
             },
             settings: SweepSettings {

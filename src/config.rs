@@ -1,4 +1,4 @@
-//! The Lambda's configuration from its environment (DESIGN.md §7), validated once at
+//! The Lambda's configuration from its environment (README, "Configuration"), validated once at
 //! start-up: an invalid value fails loudly, naming the variable.
 
 use crate::guardrail::Mode;

@@ -6,7 +6,7 @@
 
 use super::classify;
 use crate::guardrail::now_secs;
-use crate::guardrail::ports::{Baselines, Budget, PortError};
+use crate::guardrail::ports::{Baselines, Budget, Checkpoints, PortError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub const KEY_ATTRIBUTE: &str = "key_arn";
 
 /// The baseline table.
+#[derive(Debug)]
 pub struct DynamoBaselines {
     client: Client,
     table: String,
@@ -146,7 +147,9 @@ impl Baselines for DynamoBaselines {
             Err(e) => Err(e),
         }
     }
+}
 
+impl Checkpoints for DynamoBaselines {
     async fn sweep_checkpoint(&self, scope: &str) -> Result<Option<String>, PortError> {
         self.read_string(scope, "checkpoint").await
     }

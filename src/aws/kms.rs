@@ -13,10 +13,12 @@ use std::sync::Mutex;
 const POLICY_NAME: &str = "default";
 
 /// KMS key policies through the AWS SDK.
+#[derive(Debug)]
 pub struct KmsKeyPolicies {
     clients: Clients,
 }
 
+#[derive(Debug)]
 enum Clients {
     /// Built from the shared configuration, one per region, on first use.
     PerRegion {

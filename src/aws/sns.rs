@@ -8,6 +8,7 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 /// Alerts published to an SNS topic.
+#[derive(Debug)]
 pub struct SnsAlerts {
     client: Client,
     topic_arn: String,
@@ -43,22 +44,6 @@ impl Alerts for SnsAlerts {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        Ok(())
-    }
-}
-
-/// Alerts written to the log only (no topic configured).
-pub struct LogAlerts;
-
-impl Alerts for LogAlerts {
-    async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
-        tracing::warn!(
-            subject = %alert.subject,
-            severity = %alert.severity,
-            action = %alert.action,
-            body = %alert.body,
-            "alert (no topic configured)"
-        );
         Ok(())
     }
 }

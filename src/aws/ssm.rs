@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Reads and caches a rules document kept in one SSM parameter.
+#[derive(Debug)]
 pub struct SsmRules {
     client: Client,
     name: String,

@@ -1,5 +1,5 @@
-//! The CLI's three renderings of its results: readable lines, the JSON contract of DESIGN.md
-//! §8, and SARIF 2.1.0 for GitHub code scanning.
+//! The CLI's three renderings of its results: readable lines, the JSON contract the README
+//! documents, and SARIF 2.1.0 for GitHub code scanning.
 
 use super::Checked;
 use engine::policy::json::line_column;
@@ -148,6 +148,9 @@ pub(super) fn sarif(results: &[Checked], rules: &RuleSet, out: &mut dyn Write) -
                 "name": r.as_str(),
                 "shortDescription": {"text": r.description()},
                 "fullDescription": {"text": r.description()},
+                // Relative to the repository root: what the rule flags, an example that
+                // fires, a look-alike that does not, how to fix it.
+                "helpUri": r.doc_path(),
                 "defaultConfiguration": {
                     "level": if rules.is_on(*r) { sarif_level(r.severity()) } else { "none" },
                     "enabled": rules.is_on(*r),

@@ -1,6 +1,6 @@
 //! The alert for one outcome: a subject of at most 100 characters, `severity` and `action`
 //! attributes to filter on, and a JSON body with the key, the actor, the findings, what was
-//! done and the policy before and after (DESIGN.md §6).
+//! done and the policy before and after (README, "The guardrail").
 
 use super::ports::Alert;
 use super::{Action, Outcome};
@@ -54,7 +54,7 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
             .iter()
             .map(|f| f.severity)
             .min()
-            .map_or_else(|| "info".to_owned(), |s| format!("{s:?}").to_lowercase()),
+            .map_or_else(|| "info".to_owned(), |s| s.as_str().to_owned()),
     };
     let key_id = e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn);
     let what = match kind {

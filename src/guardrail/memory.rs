@@ -1,9 +1,10 @@
-//! In-memory ports: keys, alerts and baselines held in maps, with failures that can be
+//! In-memory ports: keys, alerts, baselines and checkpoints held in maps, with failures that can be
 //! injected per call. For fault paths a real service cannot be made to produce on demand,
 //! and for benchmarks of the handler's own overhead.
 
 use super::ports::{
-    Alert, Alerts, Baselines, Budget, ErrorClass, KeyInfo, KeyPage, KeyPolicies, PortError,
+    Alert, Alerts, Baselines, Budget, Checkpoints, ErrorClass, KeyInfo, KeyPage, KeyPolicies,
+    PortError,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
@@ -23,7 +24,7 @@ pub enum Call {
     List,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Keys {
     /// By ARN: `ListKeys` pages through them in this order.
     keys: BTreeMap<String, (KeyInfo, String)>,
@@ -35,7 +36,7 @@ struct Keys {
 }
 
 /// KMS keys in memory.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct InMemoryKeyPolicies {
     inner: Mutex<Keys>,
 }
@@ -190,7 +191,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
 }
 
 /// Alerts kept in a list.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct RecordingAlerts {
     sent: Mutex<Vec<Alert>>,
     faults: Mutex<VecDeque<PortError>>,
@@ -232,16 +233,15 @@ impl Alerts for RecordingAlerts {
     }
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Store {
     known_good: HashMap<String, String>,
     /// Per key: (window start, reverts taken in it).
     reverts: HashMap<String, (u64, u32)>,
-    checkpoints: HashMap<String, String>,
 }
 
 /// Baselines and budgets in memory.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct InMemoryBaselines {
     store: Mutex<Store>,
 }
@@ -288,14 +288,28 @@ impl Baselines for InMemoryBaselines {
         entry.1 += 1;
         Ok(true)
     }
+}
 
+/// Sweep checkpoints in memory.
+#[derive(Debug, Default)]
+pub struct InMemoryCheckpoints {
+    store: Mutex<HashMap<String, String>>,
+}
+
+impl Checkpoints for InMemoryCheckpoints {
     async fn sweep_checkpoint(&self, scope: &str) -> Result<Option<String>, PortError> {
-        Ok(self.lock().checkpoints.get(scope).cloned())
+        Ok(self
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(scope)
+            .cloned())
     }
 
     async fn save_sweep_checkpoint(&self, scope: &str, checkpoint: &str) -> Result<(), PortError> {
-        self.lock()
-            .checkpoints
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(scope.to_owned(), checkpoint.to_owned());
         Ok(())
     }

@@ -26,8 +26,10 @@ fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Val
         },
         "Account": account,
     });
-    for (name, _, value) in values {
-        line[*name] = json!(value);
+    if let Some(members) = line.as_object_mut() {
+        for (name, _, value) in values {
+            members.insert((*name).to_owned(), json!(value));
+        }
     }
     line
 }

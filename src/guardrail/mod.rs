@@ -18,7 +18,7 @@ use engine::policy::Policy;
 use engine::remediate;
 use engine::report::{Finding, Report};
 use engine::rules::{RuleAction, RuleSet};
-use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError};
+use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -228,18 +228,15 @@ impl HandlerError {
 }
 
 /// The guardrail over its ports.
-pub struct Guardrail<K, A, B> {
-    /// KMS.
-    pub keys: K,
-    /// SNS.
-    pub alerts: A,
-    /// The baseline store.
-    pub baselines: B,
+#[derive(Debug)]
+pub struct Guardrail<P> {
+    /// KMS, SNS, the baseline store, …
+    pub ports: P,
     /// Behaviour.
     pub settings: Settings,
 }
 
-impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
+impl<P: Ports> Guardrail<P> {
     /// Handles one Lambda input at `now` (seconds since the epoch, for the revert budget).
     pub async fn handle(
         &self,
@@ -292,7 +289,7 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             Some(e.key_arn.clone()),
             Status::CouldNotCheck,
         );
-        let info = match self.keys.describe_key(&e.region, &e.key_arn).await {
+        let info = match self.ports.keys().describe_key(&e.region, &e.key_arn).await {
             Ok(info) => info,
             Err(err) => return self.could_not_check(e, out, "DescribeKey", err).await,
         };
@@ -324,7 +321,8 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             out.message = "the policy complies".to_owned();
             // A lost baseline costs a better revert later, not this event: log, go on.
             match self
-                .baselines
+                .ports
+                .baselines()
                 .record_known_good(&e.key_arn, &text, &e.event_id)
                 .await
             {
@@ -351,7 +349,11 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         rules: &RuleSet,
         ctx: &KeyContext,
     ) -> Result<(String, Report), PortError> {
-        let mut text = self.keys.get_key_policy(&e.region, &e.key_arn).await?;
+        let mut text = self
+            .ports
+            .keys()
+            .get_key_policy(&e.region, &e.key_arn)
+            .await?;
         let mut report = check_text(&text, rules, ctx);
         let event_copy_violates = e
             .request_policy
@@ -365,13 +367,20 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         {
             tokio::time::sleep(self.settings.reread.delay(attempt)).await;
             attempt += 1;
-            text = self.keys.get_key_policy(&e.region, &e.key_arn).await?;
+            text = self
+                .ports
+                .keys()
+                .get_key_policy(&e.region, &e.key_arn)
+                .await?;
             report = check_text(&text, rules, ctx);
         }
         Ok((text, report))
     }
 
-    #[allow(clippy::too_many_arguments)] // the stages' values, passed rather than rebuilt
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the stages' values, passed rather than rebuilt"
+    )]
     async fn act_on_violation(
         &self,
         e: &KeyEvent,
@@ -406,7 +415,8 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             return self.alert(e, out, alert::Kind::Violation).await;
         }
         let baseline = self
-            .baselines
+            .ports
+            .baselines()
             .last_known_good(&e.key_arn)
             .await
             .unwrap_or(None);
@@ -438,7 +448,8 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             return self.alert(e, out, alert::Kind::Violation).await;
         }
         match self
-            .baselines
+            .ports
+            .baselines()
             .take_revert(&e.key_arn, now, self.settings.budget)
             .await
         {
@@ -463,7 +474,8 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             Err(_) => {}
         }
         if let Err(err) = self
-            .keys
+            .ports
+            .keys()
             .put_key_policy(&e.region, &e.key_arn, &plan.policy)
             .await
         {
@@ -511,7 +523,7 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         if aliases.is_empty() {
             return Ok(None);
         }
-        match self.keys.list_aliases(&e.region, &e.key_arn).await {
+        match self.ports.keys().list_aliases(&e.region, &e.key_arn).await {
             Ok(names) => Ok(names
                 .iter()
                 .find(|n| aliases.contains(&n.as_str()))
@@ -535,7 +547,11 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
             if attempt > 0 {
                 tokio::time::sleep(self.settings.reread.delay(attempt - 1)).await;
             }
-            if let Ok(text) = self.keys.get_key_policy(&e.region, &e.key_arn).await
+            if let Ok(text) = self
+                .ports
+                .keys()
+                .get_key_policy(&e.region, &e.key_arn)
+                .await
                 && Policy::parse(&text).is_ok_and(|p| same_policy(&p, &expected))
             {
                 return true;
@@ -578,7 +594,7 @@ impl<K: KeyPolicies, A: Alerts, B: Baselines> Guardrail<K, A, B> {
         kind: alert::Kind,
     ) -> Result<(), HandlerError> {
         let message = alert::build(e, out, kind);
-        match self.alerts.publish(&message).await {
+        match self.ports.alerts().publish(&message).await {
             Ok(()) => {
                 out.alerted = true;
                 Ok(())

@@ -1,6 +1,12 @@
 //! The guardrail's boundaries, one small trait per capability: [`KeyPolicies`] (KMS),
 //! [`Alerts`] (SNS), [`Baselines`] (the store of last known-good policies and revert
-//! budgets). AWS adapters implement them over the SDK; `memory` implements them in memory.
+//! budgets), [`Checkpoints`] (where a sweep keeps its place). AWS adapters implement them over
+//! the SDK; `memory` implements them in memory. [`Ports`] bundles them, so the decision and
+//! the sweep are generic over one type and a new capability is one associated type here.
+//!
+//! An adapter that is not configured is `None`: every port but KMS is implemented for
+//! `Option<T>`, with the behaviour of having no such service (alerts go to the log, nothing
+//! is remembered).
 //!
 //! Every failure is a [`PortError`] whose [`ErrorClass`] says what the handler does about
 //! it: transient ones are returned so Lambda retries, permanent ones are alerted.
@@ -165,8 +171,7 @@ pub struct Budget {
     pub window_secs: u64,
 }
 
-/// The store of last known-good policies, of revert budgets, and of the scheduled sweep's
-/// checkpoint (DynamoDB).
+/// The store of last known-good policies and of revert budgets (DynamoDB).
 pub trait Baselines {
     /// The key's last known-good policy, if one was recorded.
     fn last_known_good(
@@ -188,23 +193,11 @@ pub trait Baselines {
         now: u64,
         budget: Budget,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
-    /// The sweep checkpoint stored under `scope` (opaque text), if any.
-    fn sweep_checkpoint(
-        &self,
-        scope: &str,
-    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
-    /// Stores `checkpoint` under `scope`, replacing what was there.
-    fn save_sweep_checkpoint(
-        &self,
-        scope: &str,
-        checkpoint: &str,
-    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// No store (`None`: no baseline table configured): nothing is remembered, so remediation
 /// strips the offending grants, the revert budget cannot be kept — every revert is
-/// allowed; the loop guard still keeps the guardrail from reacting to its own writes — and a
-/// sweep cannot resume: it has no checkpoint.
+/// allowed; the loop guard still keeps the guardrail from reacting to its own writes.
 impl<B: Baselines + Sync> Baselines for Option<B> {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
         match self {
@@ -236,7 +229,26 @@ impl<B: Baselines + Sync> Baselines for Option<B> {
             None => Ok(true),
         }
     }
+}
 
+/// Where a sweep keeps its place between runs (DynamoDB, in the baseline table under
+/// `sweep#<region>`).
+pub trait Checkpoints {
+    /// The sweep checkpoint stored under `scope` (opaque text), if any.
+    fn sweep_checkpoint(
+        &self,
+        scope: &str,
+    ) -> impl Future<Output = Result<Option<String>, PortError>> + Send;
+    /// Stores `checkpoint` under `scope`, replacing what was there.
+    fn save_sweep_checkpoint(
+        &self,
+        scope: &str,
+        checkpoint: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// No store: a sweep cannot resume, it has no checkpoint (each run starts over).
+impl<C: Checkpoints + Sync> Checkpoints for Option<C> {
     async fn sweep_checkpoint(&self, scope: &str) -> Result<Option<String>, PortError> {
         match self {
             Some(store) => store.sweep_checkpoint(scope).await,
@@ -249,5 +261,86 @@ impl<B: Baselines + Sync> Baselines for Option<B> {
             Some(store) => store.save_sweep_checkpoint(scope, checkpoint).await,
             None => Ok(()),
         }
+    }
+}
+
+/// No topic: the alert is written to the log (warning level, whole body).
+impl<A: Alerts + Sync> Alerts for Option<A> {
+    async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
+        match self {
+            Some(topic) => topic.publish(alert).await,
+            None => {
+                tracing::warn!(
+                    subject = %alert.subject,
+                    severity = %alert.severity,
+                    action = %alert.action,
+                    body = %alert.body,
+                    "alert (no topic configured)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Every capability the guardrail and the sweep use, as one type they are generic over.
+pub trait Ports: Sync {
+    /// KMS.
+    type Keys: KeyPolicies + Sync;
+    /// SNS.
+    type Alerts: Alerts + Sync;
+    /// Last known-good policies and revert budgets.
+    type Baselines: Baselines + Sync;
+    /// Sweep checkpoints.
+    type Checkpoints: Checkpoints + Sync;
+    /// KMS.
+    fn keys(&self) -> &Self::Keys;
+    /// SNS.
+    fn alerts(&self) -> &Self::Alerts;
+    /// Last known-good policies and revert budgets.
+    fn baselines(&self) -> &Self::Baselines;
+    /// Sweep checkpoints.
+    fn checkpoints(&self) -> &Self::Checkpoints;
+}
+
+/// The ports as one adapter per capability.
+#[derive(Debug, Default)]
+pub struct Adapters<K, A, B, C> {
+    /// KMS.
+    pub keys: K,
+    /// SNS.
+    pub alerts: A,
+    /// Last known-good policies and revert budgets.
+    pub baselines: B,
+    /// Sweep checkpoints.
+    pub checkpoints: C,
+}
+
+impl<K, A, B, C> Ports for Adapters<K, A, B, C>
+where
+    K: KeyPolicies + Sync,
+    A: Alerts + Sync,
+    B: Baselines + Sync,
+    C: Checkpoints + Sync,
+{
+    type Keys = K;
+    type Alerts = A;
+    type Baselines = B;
+    type Checkpoints = C;
+
+    fn keys(&self) -> &K {
+        &self.keys
+    }
+
+    fn alerts(&self) -> &A {
+        &self.alerts
+    }
+
+    fn baselines(&self) -> &B {
+        &self.baselines
+    }
+
+    fn checkpoints(&self) -> &C {
+        &self.checkpoints
     }
 }

@@ -2,13 +2,13 @@
 //! decision as an event about it — evaluate, record the baseline, remediate or alert — so
 //! nothing depends on one event's delivery. Calls are paced under a share of the account's
 //! quotas ([`pace`]); a run that must stop (the Lambda's deadline) drains what is in flight
-//! and leaves a checkpoint in the baseline store, and the next run resumes from it, so each
+//! and leaves a checkpoint ([`Checkpoints`]), and the next run resumes from it, so each
 //! key is visited once per sweep. When the sweep finishes, one summary alert goes out if
 //! anything was violating or could not be checked.
 
 pub mod pace;
 
-use crate::guardrail::ports::{Alert, Alerts, Baselines, KeyPolicies, PortError};
+use crate::guardrail::ports::{Alert, Alerts, Checkpoints, KeyPolicies, PortError, Ports};
 use crate::guardrail::{Action, Guardrail, HandlerError, Mode, Outcome, Skip, Status, now_secs};
 use engine::rules::RuleSet;
 use futures_util::StreamExt;
@@ -220,7 +220,7 @@ impl Checkpoint {
             return 0;
         };
         let expected = self.done_in_page.min(keys.len());
-        if expected > 0 && keys[expected - 1] == *last {
+        if expected > 0 && keys.get(expected - 1) == Some(last) {
             return expected;
         }
         // Keys were created or deleted before our place: find the last one handled. When it
@@ -292,15 +292,17 @@ pub struct SweepSettings {
     pub page_size: i32,
 }
 
-/// The sweep over the guardrail's ports, its KMS calls paced.
-pub struct Sweeper<K, A, B> {
+/// The sweep over the guardrail's ports, its KMS calls paced: the ports' KMS adapter is
+/// always a [`Paced`] one.
+#[derive(Debug)]
+pub struct Sweeper<P> {
     /// The guardrail that decides each key.
-    pub guardrail: Guardrail<Paced<K>, A, B>,
+    pub guardrail: Guardrail<P>,
     /// The sweep's set-up.
     pub settings: SweepSettings,
 }
 
-impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A, B> {
+impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
     /// The checkpoint's key in the baseline store.
     fn scope(&self) -> String {
         format!("sweep#{}", self.settings.region)
@@ -401,7 +403,7 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
         on_key: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<Option<String>, SweepError> {
         let region = self.settings.region.as_str();
-        let concurrency = self.guardrail.keys.pacing().concurrency;
+        let concurrency = self.guardrail.ports.keys().pacing().concurrency;
         let sweep_id = cp.summary.sweep_id.clone();
         let sweep_id = sweep_id.as_str();
         let mut launched = 0u64;
@@ -411,7 +413,8 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
             }
             let page = self
                 .guardrail
-                .keys
+                .ports
+                .keys()
                 .list_keys(region, cp.marker.as_deref(), self.settings.page_size)
                 .await
                 .map_err(SweepError::List)?;
@@ -420,12 +423,14 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
             let mut stop = None;
             let mut in_flight = FuturesUnordered::new();
             loop {
-                while stop.is_none() && in_flight.len() < concurrency && next < page.keys.len() {
+                while stop.is_none() && in_flight.len() < concurrency {
+                    let Some(key) = page.keys.get(next).map(String::as_str) else {
+                        break;
+                    };
                     if let Some(reason) = limits.reached(launched) {
                         stop = Some(reason);
                         break;
                     }
-                    let key = page.keys[next].as_str();
                     next += 1;
                     launched += 1;
                     in_flight.push(async move {
@@ -447,7 +452,7 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
             // Everything launched has finished: the first `next` keys of the page are done.
             if stop.is_some() {
                 cp.done_in_page = next;
-                cp.last_done = next.checked_sub(1).map(|i| page.keys[i].clone());
+                cp.last_done = next.checked_sub(1).and_then(|i| page.keys.get(i).cloned());
                 return Ok(stop);
             }
             match page.next {
@@ -465,7 +470,8 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
     async fn load(&self) -> Result<Option<Checkpoint>, SweepError> {
         let text = self
             .guardrail
-            .baselines
+            .ports
+            .checkpoints()
             .sweep_checkpoint(&self.scope())
             .await
             .map_err(SweepError::Checkpoint)?;
@@ -494,7 +500,8 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
         };
         if let Err(err) = self
             .guardrail
-            .baselines
+            .ports
+            .checkpoints()
             .save_sweep_checkpoint(&self.scope(), &text)
             .await
         {
@@ -510,7 +517,7 @@ impl<K: KeyPolicies + Sync, A: Alerts + Sync, B: Baselines + Sync> Sweeper<K, A,
             return false;
         }
         let alert = summary_alert(summary);
-        match self.guardrail.alerts.publish(&alert).await {
+        match self.guardrail.ports.alerts().publish(&alert).await {
             Ok(()) => true,
             Err(error) => {
                 tracing::error!(

@@ -91,7 +91,8 @@ impl Pacing {
 
     /// The configured rate of `op`, per second.
     pub fn rate(&self, op: Op) -> f64 {
-        self.rates[op.index()]
+        // INVARIANT: one rate per operation, in `Op::ALL` order.
+        self.rates.get(op.index()).copied().unwrap_or(1.0)
     }
 }
 
@@ -104,6 +105,7 @@ impl Default for Pacing {
 
 /// One operation's pace: its current rate, the earliest time of its next call, and how
 /// many of its calls in a row were throttled.
+#[derive(Debug)]
 struct Lane {
     rate: f64,
     next: Instant,
@@ -118,6 +120,7 @@ fn interval(rate: f64) -> Duration {
 }
 
 /// A [`KeyPolicies`] port whose calls are paced.
+#[derive(Debug)]
 pub struct Paced<K> {
     inner: K,
     pacing: Pacing,
@@ -152,14 +155,20 @@ impl<K> Paced<K> {
         &self.pacing
     }
 
-    fn lanes(&self) -> std::sync::MutexGuard<'_, [Lane; 5]> {
-        self.lanes
+    /// Runs `f` on `op`'s lane, under the lock.
+    fn with_lane<T>(&self, op: Op, f: impl FnOnce(&mut Lane) -> T) -> Option<T> {
+        let mut lanes = self
+            .lanes
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lanes.get_mut(op.index()).map(f)
     }
 
     /// Makes one call of `op`: waits for a place in flight and for the operation's turn, and
-    /// retries with back-off while the service throttles.
+    /// retries transient failures with back-off — throttling also slows the operation's
+    /// lane. The pacer is the one owner of the sweep's retries: its SDK clients make one
+    /// attempt each ([`crate::app::single_attempt`]), so a call is tried at most
+    /// `1 + retries` times.
     async fn call<T, F, Fut>(&self, op: Op, call: F) -> Result<T, PortError>
     where
         F: Fn() -> Fut,
@@ -184,12 +193,21 @@ impl<K> Paced<K> {
                     self.recover(op);
                     return Ok(value);
                 }
-                Err(err) if err.is_throttling() => {
-                    self.throttled(op);
+                Err(err) if err.class.is_transient() => {
                     if attempt >= self.pacing.retries {
                         return Err(err);
                     }
-                    tracing::debug!(op = op.as_str(), attempt, "throttled; backing off");
+                    if err.is_throttling() {
+                        self.throttled(op);
+                        tracing::debug!(op = op.as_str(), attempt, "throttled; backing off");
+                    } else {
+                        // A timeout or 5xx: wait, but the rate was not the cause.
+                        tokio::time::sleep(
+                            self.pacing.backoff.saturating_mul(1 << attempt.min(10)),
+                        )
+                        .await;
+                        tracing::debug!(op = op.as_str(), attempt, error = %err, "transient; retrying");
+                    }
                     attempt += 1;
                 }
                 Err(err) => return Err(err),
@@ -200,9 +218,7 @@ impl<K> Paced<K> {
     /// Waits until `op` may be called: at least one interval after its previous call.
     async fn turn(&self, op: Op) {
         loop {
-            let wait = {
-                let mut lanes = self.lanes();
-                let lane = &mut lanes[op.index()];
+            let wait = self.with_lane(op, |lane| {
                 let now = Instant::now();
                 if now >= lane.next {
                     lane.next = now + interval(lane.rate);
@@ -210,8 +226,8 @@ impl<K> Paced<K> {
                 } else {
                     Some(lane.next)
                 }
-            };
-            match wait {
+            });
+            match wait.flatten() {
                 None => return,
                 Some(at) => tokio::time::sleep_until(at).await,
             }
@@ -222,25 +238,23 @@ impl<K> Paced<K> {
     /// and hold all its calls for the back-off, which doubles with each throttling in a row.
     fn throttled(&self, op: Op) {
         let configured = self.pacing.rate(op);
-        let mut lanes = self.lanes();
-        let lane = &mut lanes[op.index()];
-        let hold = self
-            .pacing
-            .backoff
-            .saturating_mul(1 << lane.strikes.min(10));
-        lane.strikes += 1;
-        lane.rate = (lane.rate / 2.0).max(configured / 32.0);
-        lane.next = lane.next.max(Instant::now() + hold);
+        let backoff = self.pacing.backoff;
+        self.with_lane(op, |lane| {
+            let hold = backoff.saturating_mul(1 << lane.strikes.min(10));
+            lane.strikes += 1;
+            lane.rate = (lane.rate / 2.0).max(configured / 32.0);
+            lane.next = lane.next.max(Instant::now() + hold);
+        });
     }
 
     /// A call of `op` succeeded: climb back towards the configured rate, a 50th of it at
     /// a time.
     fn recover(&self, op: Op) {
         let configured = self.pacing.rate(op);
-        let mut lanes = self.lanes();
-        let lane = &mut lanes[op.index()];
-        lane.strikes = 0;
-        lane.rate = (lane.rate + configured / 50.0).min(configured);
+        self.with_lane(op, |lane| {
+            lane.strikes = 0;
+            lane.rate = (lane.rate + configured / 50.0).min(configured);
+        });
     }
 }
 

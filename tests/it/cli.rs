@@ -217,6 +217,17 @@ fn sarif_output_is_code_scanning_shaped() {
         .map(|r| r["id"].as_str().expect("id"))
         .collect();
     assert_eq!(rules.len(), kms_guardrail::engine::RuleId::ALL.len());
+    // Every rule's help points at its section of docs/rules.md, which exists.
+    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md"))
+        .expect("docs/rules.md");
+    for r in run["tool"]["driver"]["rules"].as_array().expect("rules") {
+        let id = r["id"].as_str().expect("id");
+        assert_eq!(r["helpUri"], format!("docs/rules.md#{id}"));
+        assert!(
+            docs.contains(&format!("\n## {id}\n")),
+            "docs/rules.md has no section for {id}"
+        );
+    }
     let result = &run["results"][0];
     assert_eq!(result["ruleId"], "public-access");
     assert_eq!(

@@ -12,8 +12,8 @@ use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use kms_guardrail::aws::kms::KmsKeyPolicies;
 use kms_guardrail::engine::RuleSet;
-use kms_guardrail::guardrail::memory::{InMemoryBaselines, RecordingAlerts};
-use kms_guardrail::guardrail::ports::{ErrorClass, KeyPolicies};
+use kms_guardrail::guardrail::memory::{InMemoryBaselines, InMemoryCheckpoints, RecordingAlerts};
+use kms_guardrail::guardrail::ports::{Adapters, ErrorClass, KeyPolicies};
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Settings};
 use std::path::Path;
 
@@ -67,11 +67,16 @@ fn key_managed_by(manager: KeyManagerType) -> DescribeKeyOutput {
 }
 
 /// The guardrail in enforce mode over the real KMS adapter with `client`.
-fn guardrail_over(client: Client) -> Guardrail<KmsKeyPolicies, RecordingAlerts, InMemoryBaselines> {
+fn guardrail_over(
+    client: Client,
+) -> Guardrail<Adapters<KmsKeyPolicies, RecordingAlerts, InMemoryBaselines, InMemoryCheckpoints>> {
     Guardrail {
-        keys: KmsKeyPolicies::with_client(client),
-        alerts: RecordingAlerts::default(),
-        baselines: InMemoryBaselines::default(),
+        ports: Adapters {
+            keys: KmsKeyPolicies::with_client(client),
+            alerts: RecordingAlerts::default(),
+            baselines: InMemoryBaselines::default(),
+            checkpoints: Default::default(),
+        },
         settings: Settings {
             mode: Mode::Enforce,
             ..Settings::default()
@@ -152,12 +157,12 @@ async fn the_handler_retries_transient_write_errors_and_alerts_permanent_ones() 
         if class.is_transient() {
             let err = result.expect_err(code);
             assert_eq!(err.error_type(), "TransientAwsError", "{code}");
-            assert!(g.alerts.sent().is_empty(), "{code}");
+            assert!(g.ports.alerts.sent().is_empty(), "{code}");
         } else {
             let out = result.unwrap_or_else(|e| panic!("{code}: {e}"));
             assert_eq!(out.action, Action::RevertFailed, "{code}");
             assert!(out.message.contains(code), "{code}: {}", out.message);
-            assert_eq!(g.alerts.sent()[0].action, "revert-failed", "{code}");
+            assert_eq!(g.ports.alerts.sent()[0].action, "revert-failed", "{code}");
         }
         // The SDK's retry policy retries transient errors itself (3 attempts) before the
         // handler sees them; it also counts LimitExceededException as throttling, which for
@@ -185,7 +190,7 @@ async fn aws_managed_keys_are_recognized_and_left_alone() {
         .expect("handled");
     assert_eq!(out.status, kms_guardrail::guardrail::Status::Skipped);
     assert_eq!((get.num_calls(), put.num_calls()), (0, 0));
-    assert!(g.alerts.sent().is_empty());
+    assert!(g.ports.alerts.sent().is_empty());
 }
 
 /// A sweep meets AWS-managed keys (moto cannot hold them): listed, described, skipped,
@@ -230,9 +235,12 @@ async fn a_sweep_skips_aws_managed_keys() {
     let g = guardrail_over(client);
     let sweeper = Sweeper {
         guardrail: Guardrail {
-            keys: Paced::new(g.keys, Pacing::default()),
-            alerts: g.alerts,
-            baselines: g.baselines,
+            ports: Adapters {
+                keys: Paced::new(g.ports.keys, Pacing::default()),
+                alerts: g.ports.alerts,
+                baselines: g.ports.baselines,
+                checkpoints: g.ports.checkpoints,
+            },
             settings: g.settings,
         },
         settings: SweepSettings {
@@ -260,5 +268,5 @@ async fn a_sweep_skips_aws_managed_keys() {
         1,
         "the AWS-managed key's policy is never read"
     );
-    assert!(sweeper.guardrail.alerts.sent().is_empty());
+    assert!(sweeper.guardrail.ports.alerts.sent().is_empty());
 }

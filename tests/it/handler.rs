@@ -4,9 +4,9 @@
 
 use kms_guardrail::engine::{Policy, RuleSet};
 use kms_guardrail::guardrail::memory::{
-    Call, InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts,
+    Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
 };
-use kms_guardrail::guardrail::ports::{Baselines, Budget, ErrorClass, PortError};
+use kms_guardrail::guardrail::ports::{Adapters, Baselines, Budget, ErrorClass, PortError};
 use kms_guardrail::guardrail::{Action, Guardrail, HandlerError, Mode, Settings, Status};
 use serde_json::Value;
 use std::path::Path;
@@ -38,13 +38,18 @@ fn rules() -> RuleSet {
     RuleSet::from_document(&text).expect("valid rules")
 }
 
-type Memory = Guardrail<InMemoryKeyPolicies, RecordingAlerts, InMemoryBaselines>;
+type Memory = Guardrail<
+    Adapters<InMemoryKeyPolicies, RecordingAlerts, InMemoryBaselines, InMemoryCheckpoints>,
+>;
 
 fn guardrail(mode: Mode) -> Memory {
     Guardrail {
-        keys: InMemoryKeyPolicies::default(),
-        alerts: RecordingAlerts::default(),
-        baselines: InMemoryBaselines::default(),
+        ports: Adapters {
+            keys: InMemoryKeyPolicies::default(),
+            alerts: RecordingAlerts::default(),
+            baselines: InMemoryBaselines::default(),
+            checkpoints: Default::default(),
+        },
         settings: Settings {
             mode,
             role_arn: Some(GUARDRAIL_ROLE.to_owned()),
@@ -71,8 +76,9 @@ fn transient(code: &str) -> PortError {
 #[tokio::test(start_paused = true)]
 async fn a_public_policy_is_reverted_to_the_last_known_good() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
-    g.baselines
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports
+        .baselines
         .record_known_good(KEY, GOOD, "earlier")
         .await
         .expect("record");
@@ -84,9 +90,9 @@ async fn a_public_policy_is_reverted_to_the_last_known_good() {
         (out.status, out.action),
         (Status::Violating, Action::Reverted)
     );
-    assert_eq!(g.keys.policy(KEY).as_deref(), Some(GOOD));
+    assert_eq!(g.ports.keys.policy(KEY).as_deref(), Some(GOOD));
     assert_eq!(out.verified, Some(true));
-    let alerts = g.alerts.sent();
+    let alerts = g.ports.alerts.sent();
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].action, "reverted");
     assert_eq!(alerts[0].severity, "critical");
@@ -103,27 +109,27 @@ async fn a_public_policy_is_reverted_to_the_last_known_good() {
 #[tokio::test(start_paused = true)]
 async fn without_a_baseline_only_the_offending_grant_is_stripped() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
+    g.ports.keys.insert(KEY, PUBLIC);
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
         .expect("handled");
     assert_eq!(out.action, Action::Reverted);
-    let now = g.keys.policy(KEY).expect("key");
+    let now = g.ports.keys.policy(KEY).expect("key");
     assert!(same(&now, GOOD), "{now}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn monitor_mode_writes_nothing_and_says_what_it_would_do() {
     let g = guardrail(Mode::Monitor);
-    g.keys.insert(KEY, PUBLIC);
+    g.ports.keys.insert(KEY, PUBLIC);
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
         .expect("handled");
     assert_eq!(out.action, Action::WouldRevert);
-    assert!(g.keys.puts().is_empty());
-    let alert = &g.alerts.sent()[0];
+    assert!(g.ports.keys.puts().is_empty());
+    let alert = &g.ports.alerts.sent()[0];
     assert_eq!(alert.action, "would-revert");
     assert!(same(
         alert.body["policy_after"].as_str().expect("planned policy"),
@@ -134,7 +140,7 @@ async fn monitor_mode_writes_nothing_and_says_what_it_would_do() {
 #[tokio::test(start_paused = true)]
 async fn a_compliant_change_becomes_the_baseline() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, GOOD);
+    g.ports.keys.insert(KEY, GOOD);
     let out = g
         .handle(&event("put-key-policy-compliant.json"), &rules(), NOW)
         .await
@@ -144,27 +150,28 @@ async fn a_compliant_change_becomes_the_baseline() {
         (Status::Compliant, Action::BaselineRecorded)
     );
     assert_eq!(
-        g.baselines
+        g.ports
+            .baselines
             .last_known_good(KEY)
             .await
             .expect("read")
             .as_deref(),
         Some(GOOD)
     );
-    assert!(g.alerts.sent().is_empty());
+    assert!(g.ports.alerts.sent().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_guardrails_own_change_is_not_remediated_again() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
+    g.ports.keys.insert(KEY, PUBLIC);
     let out = g
         .handle(&event("put-key-policy-by-guardrail.json"), &rules(), NOW)
         .await
         .expect("handled");
     assert_eq!(out.action, Action::Alerted);
     assert!(out.message.contains("guardrail's own"));
-    assert!(g.keys.puts().is_empty());
+    assert!(g.ports.keys.puts().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -176,7 +183,7 @@ async fn a_flapping_key_runs_out_of_reverts() {
     };
     let mut actions = Vec::new();
     for i in 0..3 {
-        g.keys.insert(KEY, PUBLIC);
+        g.ports.keys.insert(KEY, PUBLIC);
         let out = g
             .handle(&event("put-key-policy-public.json"), &rules(), NOW + i * 60)
             .await
@@ -187,9 +194,9 @@ async fn a_flapping_key_runs_out_of_reverts() {
         actions,
         [Action::Reverted, Action::Reverted, Action::Alerted]
     );
-    assert_eq!(g.keys.puts().len(), 2);
+    assert_eq!(g.ports.keys.puts().len(), 2);
     // A new window gives the key its budget back.
-    g.keys.insert(KEY, PUBLIC);
+    g.ports.keys.insert(KEY, PUBLIC);
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW + 3600)
         .await
@@ -200,45 +207,49 @@ async fn a_flapping_key_runs_out_of_reverts() {
 #[tokio::test(start_paused = true)]
 async fn aws_managed_keys_are_left_alone() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert_with(KEY, PUBLIC, true, "Enabled");
+    g.ports.keys.insert_with(KEY, PUBLIC, true, "Enabled");
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
         .expect("handled");
     assert_eq!((out.status, out.action), (Status::Skipped, Action::None));
-    assert!(g.keys.puts().is_empty() && g.alerts.sent().is_empty());
+    assert!(g.ports.keys.puts().is_empty() && g.ports.alerts.sent().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_key_pending_deletion_is_alerted_not_retried() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert_with(KEY, PUBLIC, false, "PendingDeletion");
+    g.ports
+        .keys
+        .insert_with(KEY, PUBLIC, false, "PendingDeletion");
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
         .expect("succeeds");
     assert_eq!(out.status, Status::Skipped);
-    assert!(g.keys.puts().is_empty());
-    assert_eq!(g.alerts.sent()[0].action, "skipped");
+    assert!(g.ports.keys.puts().is_empty());
+    assert_eq!(g.ports.alerts.sent()[0].action, "skipped");
 }
 
 #[tokio::test(start_paused = true)]
 async fn failed_calls_are_ignored_without_aws_calls() {
     let g = guardrail(Mode::Enforce);
-    g.keys
+    g.ports
+        .keys
         .fail_next(Call::Describe, transient("ThrottlingException"));
     let out = g
         .handle(&event("put-key-policy-failed.json"), &rules(), NOW)
         .await
         .expect("handled");
     assert_eq!(out.status, Status::Ignored);
-    assert!(g.alerts.sent().is_empty());
+    assert!(g.ports.alerts.sent().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_non_event_is_rejected_without_aws_calls() {
     let g = guardrail(Mode::Enforce);
-    g.keys
+    g.ports
+        .keys
         .fail_next(Call::Describe, transient("ThrottlingException"));
     let err = g
         .handle(&serde_json::json!({"hello": "world"}), &rules(), NOW)
@@ -255,24 +266,24 @@ async fn transient_faults_are_returned_for_retry_and_nothing_is_written() {
         (Call::Put, "DependencyTimeoutException"),
     ] {
         let g = guardrail(Mode::Enforce);
-        g.keys.insert(KEY, PUBLIC);
-        g.keys.fail_next(call, transient(code));
+        g.ports.keys.insert(KEY, PUBLIC);
+        g.ports.keys.fail_next(call, transient(code));
         let err = g
             .handle(&event("put-key-policy-public.json"), &rules(), NOW)
             .await
             .expect_err("retry");
         assert_eq!(err.error_type(), "TransientAwsError", "{code}");
         assert!(matches!(&err, HandlerError::Transient { error, .. } if error.code == code));
-        assert_eq!(g.keys.policy(KEY).as_deref(), Some(PUBLIC), "{code}");
-        assert!(g.alerts.sent().is_empty(), "{code}");
+        assert_eq!(g.ports.keys.policy(KEY).as_deref(), Some(PUBLIC), "{code}");
+        assert!(g.ports.alerts.sent().is_empty(), "{code}");
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn access_denied_on_read_is_never_a_pass() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, GOOD);
-    g.keys.fail_next(
+    g.ports.keys.insert(KEY, GOOD);
+    g.ports.keys.fail_next(
         Call::Get,
         PortError::new(
             ErrorClass::AccessDenied,
@@ -286,13 +297,14 @@ async fn access_denied_on_read_is_never_a_pass() {
         .expect("succeeds");
     assert_eq!(out.status, Status::CouldNotCheck);
     assert!(out.message.contains("never a pass"));
-    let alert = &g.alerts.sent()[0];
+    let alert = &g.ports.alerts.sent()[0];
     assert_eq!(
         (alert.action.as_str(), alert.severity.as_str()),
         ("could-not-check", "high")
     );
     assert!(
-        g.baselines
+        g.ports
+            .baselines
             .last_known_good(KEY)
             .await
             .expect("read")
@@ -309,14 +321,14 @@ async fn a_missing_key_is_alerted_and_succeeds() {
         .expect("succeeds");
     assert_eq!(out.status, Status::CouldNotCheck);
     assert!(out.message.contains("NotFoundException"));
-    assert_eq!(g.alerts.sent().len(), 1);
+    assert_eq!(g.ports.alerts.sent().len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_refused_write_is_alerted() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
-    g.keys.fail_next(
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports.keys.fail_next(
         Call::Put,
         PortError::new(
             ErrorClass::Rejected,
@@ -329,15 +341,15 @@ async fn a_refused_write_is_alerted() {
         .await
         .expect("succeeds");
     assert_eq!(out.action, Action::RevertFailed);
-    assert_eq!(g.alerts.sent()[0].action, "revert-failed");
+    assert_eq!(g.ports.alerts.sent()[0].action, "revert-failed");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_stale_compliant_read_is_read_again() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
+    g.ports.keys.insert(KEY, PUBLIC);
     // The event carries the public policy; the first read still shows the old one.
-    g.keys.serve_stale(&[GOOD]);
+    g.ports.keys.serve_stale(&[GOOD]);
     let mut input = event("put-key-policy-public.json");
     input["detail"]["requestParameters"]["policy"] = Value::String(PUBLIC.to_owned());
     let out = g.handle(&input, &rules(), NOW).await.expect("handled");
@@ -350,8 +362,8 @@ async fn a_stale_compliant_read_is_read_again() {
 #[tokio::test(start_paused = true)]
 async fn an_alert_that_cannot_go_out_before_any_write_is_retried() {
     let g = guardrail(Mode::Monitor);
-    g.keys.insert(KEY, PUBLIC);
-    g.alerts.fail_next(transient("Throttling"));
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports.alerts.fail_next(transient("Throttling"));
     let err = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
@@ -370,8 +382,8 @@ async fn an_alert_that_cannot_go_out_after_a_revert_is_kept_in_the_log() {
     // Regression: returning an error here made Lambda retry, the retry found a compliant
     // key, and the alert about the revert was never sent.
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
-    g.alerts.fail_next(transient("Throttling"));
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports.alerts.fail_next(transient("Throttling"));
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
@@ -402,14 +414,14 @@ async fn alert_rules_and_exemptions_only_alert() {
         .push("1234abcd-12ab-34cd-56ef-1234567890ab".to_owned());
     for (rules, why) in [(alert_only, "the rules say alert"), (exempt, "exempt")] {
         let g = guardrail(Mode::Enforce);
-        g.keys.insert(KEY, PUBLIC);
+        g.ports.keys.insert(KEY, PUBLIC);
         let out = g
             .handle(&event("put-key-policy-public.json"), &rules, NOW)
             .await
             .expect("handled");
         assert_eq!(out.action, Action::Alerted, "{why}");
         assert!(out.message.contains(why), "{}", out.message);
-        assert!(g.keys.puts().is_empty());
+        assert!(g.ports.keys.puts().is_empty());
     }
 }
 
@@ -417,21 +429,21 @@ async fn alert_rules_and_exemptions_only_alert() {
 async fn without_a_safe_policy_nothing_is_written() {
     let g = guardrail(Mode::Enforce);
     let only_public = r#"{"Statement":[{"Sid":"All","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#;
-    g.keys.insert(KEY, only_public);
+    g.ports.keys.insert(KEY, only_public);
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
         .expect("handled");
     assert_eq!(out.action, Action::NotRemediated);
-    assert!(g.keys.puts().is_empty());
-    assert_eq!(g.alerts.sent()[0].action, "not-remediated");
+    assert!(g.ports.keys.puts().is_empty());
+    assert_eq!(g.ports.alerts.sent()[0].action, "not-remediated");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_replica_is_checked_in_its_own_region() {
     let g = guardrail(Mode::Enforce);
     let replica = "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab";
-    g.keys.insert(replica, PUBLIC);
+    g.ports.keys.insert(replica, PUBLIC);
     let out = g
         .handle(&event("replicate-key.json"), &rules(), NOW)
         .await
@@ -444,8 +456,8 @@ async fn a_replica_is_checked_in_its_own_region() {
 async fn a_key_exempt_by_alias_is_only_alerted() {
     // examples/rules.yaml exempts `alias/legacy-partner-key`.
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
-    g.keys.add_alias(KEY, "alias/legacy-partner-key");
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports.keys.add_alias(KEY, "alias/legacy-partner-key");
     let out = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)
         .await
@@ -456,14 +468,14 @@ async fn a_key_exempt_by_alias_is_only_alerted() {
         "{}",
         out.message
     );
-    assert!(g.keys.puts().is_empty());
+    assert!(g.ports.keys.puts().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn unreadable_aliases_hold_the_revert_when_aliases_are_exempt() {
     let g = guardrail(Mode::Enforce);
-    g.keys.insert(KEY, PUBLIC);
-    g.keys.fail_next(
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports.keys.fail_next(
         Call::Aliases,
         PortError::new(ErrorClass::AccessDenied, "AccessDeniedException", "no"),
     );
@@ -472,9 +484,10 @@ async fn unreadable_aliases_hold_the_revert_when_aliases_are_exempt() {
         .await
         .expect("handled");
     assert_eq!(out.action, Action::Alerted);
-    assert!(g.keys.puts().is_empty());
+    assert!(g.ports.keys.puts().is_empty());
 
-    g.keys
+    g.ports
+        .keys
         .fail_next(Call::Aliases, transient("ThrottlingException"));
     let err = g
         .handle(&event("put-key-policy-public.json"), &rules(), NOW)

@@ -543,8 +543,7 @@ async fn rules_are_read_from_ssm() {
     missing.rules = RulesSource::Ssm("/kms-guardrail/nope".to_owned());
     let err = App::new(missing, &sdk, MetricsOut::Stderr)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.to_string().contains("GUARDRAIL_RULES"), "{err}");
 }
 

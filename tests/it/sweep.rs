@@ -6,9 +6,11 @@
 
 use kms_guardrail::engine::{Policy, RuleSet};
 use kms_guardrail::guardrail::memory::{
-    Call, InMemoryBaselines, InMemoryKeyPolicies, RecordingAlerts,
+    Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
 };
-use kms_guardrail::guardrail::ports::{ErrorClass, KeyInfo, KeyPage, KeyPolicies, PortError};
+use kms_guardrail::guardrail::ports::{
+    Adapters, ErrorClass, KeyInfo, KeyPage, KeyPolicies, PortError,
+};
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Outcome, Settings, Skip, Status};
 use kms_guardrail::sweep::pace::{Op, Paced, Pacing};
 use kms_guardrail::sweep::{Limits, Request, RunEnd, RunReport, Summary, SweepSettings, Sweeper};
@@ -171,14 +173,18 @@ impl KeyPolicies for Probe {
     }
 }
 
-type Memory = Sweeper<Probe, RecordingAlerts, InMemoryBaselines>;
+type Memory =
+    Sweeper<Adapters<Paced<Probe>, RecordingAlerts, InMemoryBaselines, InMemoryCheckpoints>>;
 
 fn sweeper(mode: Mode, pacing: Pacing, page_size: i32) -> Memory {
     Sweeper {
         guardrail: Guardrail {
-            keys: Paced::new(Probe::new(Duration::from_millis(5)), pacing),
-            alerts: RecordingAlerts::default(),
-            baselines: InMemoryBaselines::default(),
+            ports: Adapters {
+                keys: Paced::new(Probe::new(Duration::from_millis(5)), pacing),
+                alerts: RecordingAlerts::default(),
+                baselines: InMemoryBaselines::default(),
+                checkpoints: Default::default(),
+            },
             settings: Settings {
                 mode,
                 ..Settings::default()
@@ -192,11 +198,11 @@ fn sweeper(mode: Mode, pacing: Pacing, page_size: i32) -> Memory {
 }
 
 fn kms(s: &Memory) -> &InMemoryKeyPolicies {
-    &s.guardrail.keys.inner().keys
+    &s.guardrail.ports.keys.inner().keys
 }
 
 fn probe(s: &Memory) -> &Probe {
-    s.guardrail.keys.inner()
+    s.guardrail.ports.keys.inner()
 }
 
 async fn run(s: &Memory, request: &Request, limits: Limits) -> (RunReport, Vec<Outcome>) {
@@ -301,7 +307,7 @@ async fn a_sweep_decides_every_key_as_an_event_would() {
     assert_eq!(kms(&s).policy(&key(100)), Some(public()));
     assert_eq!(kms(&s).policy(&key(101)), Some(public()));
     // One alert per violating key, then the summary; none for skipped keys.
-    let alerts = s.guardrail.alerts.sent();
+    let alerts = s.guardrail.ports.alerts.sent();
     assert_eq!(alerts.len(), 7);
     assert!(alerts[..6].iter().all(|a| a.action == "reverted"));
     assert_eq!(alerts[6].action, "sweep-summary");
@@ -323,13 +329,17 @@ async fn a_second_sweep_changes_nothing() {
     fill(&s, 20, 5);
     run(&s, &start("day-1"), Limits::default()).await;
     let puts = kms(&s).puts().len();
-    let alerts = s.guardrail.alerts.sent().len();
+    let alerts = s.guardrail.ports.alerts.sent().len();
     assert_eq!(puts, 8);
     let (report, _) = run(&s, &start("day-2"), Limits::default()).await;
     let c = report.summary.expect("a summary").counts;
     assert_eq!((c.keys_seen, c.compliant, c.violating), (20, 20, 0));
     assert_eq!(kms(&s).puts().len(), puts, "nothing written");
-    assert_eq!(s.guardrail.alerts.sent().len(), alerts, "nothing alerted");
+    assert_eq!(
+        s.guardrail.ports.alerts.sent().len(),
+        alerts,
+        "nothing alerted"
+    );
     assert!(!report.alerted);
     // The same schedule occurrence delivered again finds its sweep done.
     let (again, outcomes) = run(&s, &start("day-2"), Limits::default()).await;
@@ -394,6 +404,7 @@ async fn a_stopped_sweep_resumes_and_visits_every_key_once() {
     // Only the finished sweep sends the summary alert.
     let summaries = s
         .guardrail
+        .ports
         .alerts
         .sent()
         .iter()
@@ -465,14 +476,17 @@ impl KeyPolicies for Shifting {
 async fn keys_that_change_after_listing_are_judged_as_they_are_now() {
     let s = Sweeper {
         guardrail: Guardrail {
-            keys: Paced::new(
-                Shifting {
-                    probe: Probe::new(Duration::from_millis(5)),
-                },
-                Pacing::default(),
-            ),
-            alerts: RecordingAlerts::default(),
-            baselines: InMemoryBaselines::default(),
+            ports: Adapters {
+                keys: Paced::new(
+                    Shifting {
+                        probe: Probe::new(Duration::from_millis(5)),
+                    },
+                    Pacing::default(),
+                ),
+                alerts: RecordingAlerts::default(),
+                baselines: InMemoryBaselines::default(),
+                checkpoints: InMemoryCheckpoints::default(),
+            },
             settings: Settings {
                 mode: Mode::Enforce,
                 ..Settings::default()
@@ -483,7 +497,7 @@ async fn keys_that_change_after_listing_are_judged_as_they_are_now() {
             page_size: 100,
         },
     };
-    let memory = &s.guardrail.keys.inner().probe.keys;
+    let memory = &s.guardrail.ports.keys.inner().probe.keys;
     for i in 0..4 {
         memory.insert(&key(i), &good());
     }
@@ -625,19 +639,36 @@ async fn throttling_past_the_retries_fails_the_key_not_the_sweep() {
     assert!(summary.failures[0].reason.contains("ThrottlingException"));
     assert_eq!(outcomes[0].status, Status::CouldNotCheck);
     // Failures alone send the summary (medium: nothing is known to violate).
-    let alerts = s.guardrail.alerts.sent();
+    let alerts = s.guardrail.ports.alerts.sent();
     assert_eq!(alerts.last().map(|a| a.severity.as_str()), Some("medium"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transient_failure_is_retried_by_the_pacer_alone() {
+    let s = sweeper(Mode::Monitor, Pacing::default(), 4);
+    fill(&s, 6, 1_000);
+    kms(&s).fail_next(
+        Call::Get,
+        PortError::new(ErrorClass::Transient, "KMSInternalException", "oops"),
+    );
+    let (report, outcomes) = run(&s, &start("r"), Limits::default()).await;
+    assert_eq!(report.end, RunEnd::Finished);
+    assert_eq!(outcomes.len(), 6);
+    assert!(outcomes.iter().all(|o| o.status != Status::CouldNotCheck));
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_listing_keeps_the_place_for_the_next_run() {
     let s = sweeper(Mode::Monitor, Pacing::default(), 4);
     fill(&s, 10, 1_000);
-    // The first listing fails: nothing is swept, the (empty) place is kept.
-    kms(&s).fail_next(
-        Call::List,
-        PortError::new(ErrorClass::Transient, "KMSInternalException", "oops"),
-    );
+    // The first listing fails past the pacer's retries (it owns them: the SDK client makes
+    // one attempt): nothing is swept, the (empty) place is kept.
+    for _ in 0..=Pacing::default().retries {
+        kms(&s).fail_next(
+            Call::List,
+            PortError::new(ErrorClass::Transient, "KMSInternalException", "oops"),
+        );
+    }
     let err = s
         .run(&start("l"), &rules(), Limits::default(), &mut |_| {})
         .await

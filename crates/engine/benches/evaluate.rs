@@ -1,5 +1,5 @@
 //! Parse + evaluate throughput on a typical (~2 KB) console-style policy and on a
-//! maximum-size (32 KB) policy of many statements. Targets (DESIGN.md §10): ≤ 5 µs, ≤ 50 µs.
+//! maximum-size (32 KB) policy of many statements. Targets (README, "Performance"): ≤ 5 µs, ≤ 50 µs.
 
 #![allow(
     clippy::expect_used,

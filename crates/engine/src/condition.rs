@@ -2,7 +2,7 @@
 //! grant: whether it pins the caller's account, organization, identity or network
 //! ([`Atom`]), scopes a service principal, or restricts nothing we can rely on.
 //!
-//! The rule throughout (DESIGN.md §3): a condition may only *narrow* access. Anything this
+//! The rule throughout (docs/semantics.md): a condition may only *narrow* access. Anything this
 //! module does not understand restricts nothing in an Allow and denies nothing in a Deny.
 
 use crate::arn::{Arn, is_account_id};

@@ -36,7 +36,7 @@ pub struct Plan {
 
 /// Why a policy must not be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Unsafe {
+pub enum UnsafeError {
     /// Longer than KMS accepts.
     #[error("it is {0} characters long; KMS accepts at most {MAX_POLICY_CHARS}")]
     TooLong(usize),
@@ -57,22 +57,22 @@ pub enum Unsafe {
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no safe policy to put back: {0}")]
-pub struct NoPlan(pub String);
+pub struct NoPlanError(pub String);
 
 /// Checks a policy text before it is written: KMS's limits, a valid document, no finding
 /// whose action is `revert`, and `PutKeyPolicy` kept for the owner account or an admin.
-pub fn check_safe(text: &str, rules: &RuleSet, ctx: &KeyContext) -> Result<(), Unsafe> {
+pub fn check_safe(text: &str, rules: &RuleSet, ctx: &KeyContext) -> Result<(), UnsafeError> {
     let chars = text.chars().count();
     if chars > MAX_POLICY_CHARS {
-        return Err(Unsafe::TooLong(chars));
+        return Err(UnsafeError::TooLong(chars));
     }
     if let Some(c) = text.chars().find(|&c| !is_allowed_char(c)) {
-        return Err(Unsafe::Character(c as u32));
+        return Err(UnsafeError::Character(c as u32));
     }
-    let policy = Policy::parse(text).map_err(|e| Unsafe::Invalid(e.to_string()))?;
+    let policy = Policy::parse(text).map_err(|e| UnsafeError::Invalid(e.to_string()))?;
     // Lock-out first: whatever else is wrong, it is the reason an operator must hear.
     if !keeps_management(&policy, rules, ctx) {
-        return Err(Unsafe::LocksOut);
+        return Err(UnsafeError::LocksOut);
     }
     let report = evaluate(&policy, rules, ctx);
     if let Some(f) = report
@@ -80,10 +80,10 @@ pub fn check_safe(text: &str, rules: &RuleSet, ctx: &KeyContext) -> Result<(), U
         .iter()
         .find(|f| f.action == RuleAction::Revert)
     {
-        return Err(Unsafe::Violates(f.rule));
+        return Err(UnsafeError::Violates(f.rule));
     }
     if let Some(problem) = policy.problems.first() {
-        return Err(Unsafe::Invalid(problem.message.clone()));
+        return Err(UnsafeError::Invalid(problem.message.clone()));
     }
     Ok(())
 }
@@ -96,13 +96,13 @@ pub fn plan(
     rules: &RuleSet,
     ctx: &KeyContext,
     baseline: Option<&str>,
-) -> Result<Plan, NoPlan> {
+) -> Result<Plan, NoPlanError> {
     if !report
         .findings
         .iter()
         .any(|f| f.action == RuleAction::Revert)
     {
-        return Err(NoPlan(
+        return Err(NoPlanError(
             "the policy violates no rule whose action is revert".to_owned(),
         ));
     }
@@ -137,7 +137,7 @@ pub fn plan(
     }
 }
 
-fn no_plan(why_not_baseline: Option<String>, findings: &[Finding], e: &Unsafe) -> NoPlan {
+fn no_plan(why_not_baseline: Option<String>, findings: &[Finding], e: &UnsafeError) -> NoPlanError {
     let stuck: Vec<&str> = findings
         .iter()
         .filter(|f| f.action == RuleAction::Revert && f.statement.is_none())
@@ -150,7 +150,7 @@ fn no_plan(why_not_baseline: Option<String>, findings: &[Finding], e: &Unsafe) -
     if let Some(b) = why_not_baseline {
         reason = format!("{b}; {reason}");
     }
-    NoPlan(reason)
+    NoPlanError(reason)
 }
 
 /// What stripping does about one finding.
@@ -265,7 +265,7 @@ mod tests {
 
     const ROOT: &str = r#"{"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
 
-    fn plan_for(text: &str, baseline: Option<&str>) -> Result<Plan, NoPlan> {
+    fn plan_for(text: &str, baseline: Option<&str>) -> Result<Plan, NoPlanError> {
         let rules = revert_all();
         let policy = Policy::parse(text).expect("valid");
         let report = evaluate(&policy, &rules, &ctx());
@@ -376,18 +376,24 @@ mod tests {
         );
         assert!(matches!(
             check_safe(&long, &rules, &ctx()),
-            Err(Unsafe::TooLong(_))
+            Err(UnsafeError::TooLong(_))
         ));
         let snowman = format!("{{\"Id\":\"\u{2603}\",\"Statement\":[{ROOT}]}}");
         assert_eq!(
             check_safe(&snowman, &rules, &ctx()),
-            Err(Unsafe::Character(0x2603))
+            Err(UnsafeError::Character(0x2603))
         );
         let locked = r#"{"Statement":[{"Sid":"Use","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":"kms:Decrypt","Resource":"*"}]}"#;
-        assert_eq!(check_safe(locked, &rules, &ctx()), Err(Unsafe::LocksOut));
+        assert_eq!(
+            check_safe(locked, &rules, &ctx()),
+            Err(UnsafeError::LocksOut)
+        );
         // Refused even when the rules switch lockout-risk off.
         let mut lenient = rules.clone();
         lenient.set_action(RuleId::LockoutRisk, RuleAction::Off);
-        assert_eq!(check_safe(locked, &lenient, &ctx()), Err(Unsafe::LocksOut));
+        assert_eq!(
+            check_safe(locked, &lenient, &ctx()),
+            Err(UnsafeError::LocksOut)
+        );
     }
 }

@@ -306,36 +306,32 @@ pub fn read(input: &Value) -> Result<Intake, EventError> {
     })))
 }
 
-/// The partition a region belongs to.
-fn partition_of(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
+/// The partition the event's call was made in, read from an ARN the event carries (a
+/// resource, the request's key, the caller): partitions are never guessed from a region.
+fn event_partition(detail: &Detail) -> Option<&str> {
+    let resources = detail
+        .resources
+        .iter()
+        .flatten()
+        .filter_map(|r| r.arn.as_deref());
+    let request_key = str_at(detail.request_parameters.as_ref(), &["keyId"]);
+    let caller = detail.user_identity.as_ref().and_then(|i| i.arn.as_deref());
+    resources
+        .chain(request_key)
+        .chain(caller)
+        .find_map(|arn| Arn::parse(arn).map(|a| a.partition))
 }
 
 fn is_key_arn(text: &str) -> bool {
     Arn::parse(text).is_some_and(|a| a.service == "kms" && a.resource.starts_with("key/"))
 }
 
-fn key_arn_from_id(id: &str, region: &str, account: &str) -> Option<String> {
+fn key_arn_from_id(id: &str, partition: &str, region: &str, account: &str) -> Option<String> {
     if is_key_arn(id) {
         return Some(id.to_owned());
     }
     let plain = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    plain.then(|| {
-        format!(
-            "arn:{}:kms:{region}:{account}:key/{id}",
-            partition_of(region)
-        )
-    })
+    plain.then(|| format!("arn:{partition}:kms:{region}:{account}:key/{id}"))
 }
 
 fn str_at<'v>(value: Option<&'v Value>, path: &[&str]) -> Option<&'v str> {
@@ -355,6 +351,8 @@ fn resolve_key(
 ) -> Option<(String, String)> {
     let request = detail.request_parameters.as_ref();
     let response = detail.response_elements.as_ref();
+    let from_id =
+        |id: &str, region: &str| key_arn_from_id(id, event_partition(detail)?, region, account);
     match name {
         KeyEventName::PutKeyPolicy => {
             let from_resources = detail.resources.iter().flatten().find_map(|r| {
@@ -362,21 +360,14 @@ fn resolve_key(
                 (r.kind.as_deref().is_none_or(|k| k == "AWS::KMS::Key") && is_key_arn(arn))
                     .then(|| arn.to_owned())
             });
-            let arn = from_resources
-                .or_else(|| key_arn_from_id(str_at(request, &["keyId"])?, region, account))?;
+            let arn = from_resources.or_else(|| from_id(str_at(request, &["keyId"])?, region))?;
             Some((arn, region.to_owned()))
         }
         KeyEventName::CreateKey => {
             let arn = str_at(response, &["keyMetadata", "arn"])
                 .filter(|a| is_key_arn(a))
                 .map(str::to_owned)
-                .or_else(|| {
-                    key_arn_from_id(
-                        str_at(response, &["keyMetadata", "keyId"])?,
-                        region,
-                        account,
-                    )
-                })?;
+                .or_else(|| from_id(str_at(response, &["keyMetadata", "keyId"])?, region))?;
             Some((arn, region.to_owned()))
         }
         KeyEventName::ReplicateKey => {
@@ -391,10 +382,7 @@ fn resolve_key(
             let id = Arn::parse(primary)
                 .and_then(|a| a.resource.strip_prefix("key/"))
                 .unwrap_or(primary);
-            Some((
-                key_arn_from_id(id, replica_region, account)?,
-                replica_region.to_owned(),
-            ))
+            Some((from_id(id, replica_region)?, replica_region.to_owned()))
         }
         // Never parsed from CloudTrail: a sweep names its key itself.
         KeyEventName::Sweep => None,
@@ -445,14 +433,23 @@ mod tests {
     }
 
     #[test]
-    fn partitions_follow_the_region() {
+    fn the_partition_comes_from_the_events_own_arns() {
+        // GIVEN a call in the China partition whose key is named by id only
         let mut v = put_key_policy();
         v["detail"]["awsRegion"] = json!("cn-north-1");
+        v["detail"]["userIdentity"]["arn"] = json!("arn:aws-cn:iam::111122223333:role/Deployer");
+        // THEN the key's ARN takes the caller's partition
         assert!(
             handled(&v)
                 .key_arn
                 .starts_with("arn:aws-cn:kms:cn-north-1:")
         );
+        // and a partition no region list knows is taken as it is
+        v["detail"]["userIdentity"]["arn"] = json!("arn:aws-eusc:iam::111122223333:role/Deployer");
+        assert!(handled(&v).key_arn.starts_with("arn:aws-eusc:kms:"));
+        // and an event with no ARN at all names no key
+        v["detail"]["userIdentity"] = json!({"type": "Root"});
+        assert!(ignored(&v).contains("no key"));
     }
 
     #[test]
