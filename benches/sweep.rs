@@ -24,7 +24,7 @@ use kms_guardrail::guardrail::memory::{
 use kms_guardrail::guardrail::ports::{Adapters, Budget};
 use kms_guardrail::guardrail::{Guardrail, Mode, Settings};
 use kms_guardrail::sweep::pace::{Paced, Pacing};
-use kms_guardrail::sweep::{Limits, PAGE_SIZE, Request, SweepSettings, Sweeper};
+use kms_guardrail::sweep::{Limits, Request, SweepSettings, Sweeper};
 use std::path::Path;
 
 const KEYS: usize = 10_000;
@@ -70,10 +70,7 @@ fn sweeper(compliant: &str, public: &str) -> Memory {
                 ..Settings::default()
             },
         },
-        settings: SweepSettings {
-            region: "us-east-1".to_owned(),
-            page_size: PAGE_SIZE,
-        },
+        settings: SweepSettings::for_region("us-east-1"),
     }
 }
 

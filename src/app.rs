@@ -2,9 +2,14 @@
 //! `kms-guardrail sweep`: SDK clients built once from the environment (README, "Configuration"), the
 //! rules source, and one invocation — an event (handle, log one line with the event id and
 //! key ARN, emit EMF metrics) or a sweep run (sweep, log the run and the summary, emit EMF).
+//! In organization mode (`GUARDRAIL_MEMBER_ROLE`) keys of other accounts are reached
+//! through their member role, and a sweep may cover many accounts and regions ([`org`]).
+
+pub mod org;
 
 use crate::aws::dynamodb::DynamoBaselines;
 use crate::aws::kms::KmsKeyPolicies;
+use crate::aws::member::MemberAccess;
 use crate::aws::sns::SnsAlerts;
 use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
@@ -12,11 +17,12 @@ use crate::event::{self, Intake};
 use crate::guardrail::ports::{Adapters, PortError};
 use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, Status, metrics, now_secs};
 use crate::sweep::pace::{Paced, Pacing};
-use crate::sweep::{self, Limits, Request, RunReport, SweepError, SweepSettings, Sweeper};
+use crate::sweep::{Limits, Request, RunReport, SweepError, SweepSettings, Sweeper};
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use engine::rules::RuleSet;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -114,6 +120,10 @@ pub struct App {
     sweeper: Sweeper<AwsPorts<Paced<KmsKeyPolicies>>>,
     rules: Rules,
     metrics: MetricsOut,
+    config: Config,
+    sdk: SdkConfig,
+    /// Organization mode: how other accounts are reached.
+    members: Option<Arc<MemberAccess>>,
 }
 
 /// The guardrail's ports over the SDK, as `config` names them, with `keys` for KMS.
@@ -153,6 +163,46 @@ pub fn single_attempt(sdk: &SdkConfig) -> SdkConfig {
         .build()
 }
 
+/// The guardrail's behaviour as `config` says.
+fn settings(config: &Config) -> Settings {
+    Settings {
+        mode: config.mode,
+        role_arn: config.role_arn.clone(),
+        member_role: config.member_role.clone(),
+        ..Settings::default()
+    }
+}
+
+/// A sweep of `account` (`None`: the guardrail's own) in `region`, paced under the share
+/// of that account's quotas `config` names (quotas are per account and region, so every
+/// sweep unit has its own pacer).
+fn sweeper(
+    config: &Config,
+    sdk: &SdkConfig,
+    members: Option<Arc<MemberAccess>>,
+    account: Option<String>,
+    region: String,
+    alert_summary: bool,
+) -> Sweeper<AwsPorts<Paced<KmsKeyPolicies>>> {
+    let pacing = Pacing::share(
+        f64::from(config.sweep_quota_percent),
+        config.sweep_concurrency,
+    );
+    // The pacer owns the sweep's retries: its KMS clients try each call once.
+    let keys = KmsKeyPolicies::with_members(&single_attempt(sdk), members, account.clone());
+    Sweeper {
+        guardrail: Guardrail {
+            ports: ports(config, sdk, Paced::new(keys, pacing)),
+            settings: settings(config),
+        },
+        settings: SweepSettings {
+            account,
+            alert_summary,
+            ..SweepSettings::for_region(region)
+        },
+    }
+}
+
 impl App {
     /// Builds the app from the process environment.
     pub async fn from_env(metrics: MetricsOut) -> Result<App, StartError> {
@@ -188,39 +238,28 @@ impl App {
                 Rules::Ssm(ssm)
             }
         };
-        let settings = Settings {
-            mode: config.mode,
-            role_arn: config.role_arn.clone(),
-            ..Settings::default()
-        };
+        let members = config
+            .member_role
+            .as_deref()
+            .map(|name| Arc::new(MemberAccess::new(name, sdk, config.role_arn.as_deref())));
         let guardrail = Guardrail {
-            ports: ports(&config, sdk, KmsKeyPolicies::new(sdk)),
-            settings: settings.clone(),
+            ports: ports(
+                &config,
+                sdk,
+                KmsKeyPolicies::with_members(sdk, members.clone(), None),
+            ),
+            settings: settings(&config),
         };
-        let pacing = Pacing::share(
-            f64::from(config.sweep_quota_percent),
-            config.sweep_concurrency,
-        );
-        let sweeper = Sweeper {
-            guardrail: Guardrail {
-                // The pacer owns the sweep's retries: its KMS clients try each call once.
-                ports: ports(
-                    &config,
-                    sdk,
-                    Paced::new(KmsKeyPolicies::new(&single_attempt(sdk)), pacing),
-                ),
-                settings,
-            },
-            settings: SweepSettings {
-                region: sdk.region().map(ToString::to_string).unwrap_or_default(),
-                page_size: sweep::PAGE_SIZE,
-            },
-        };
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let sweeper = sweeper(&config, sdk, members.clone(), None, region, true);
         Ok(App {
             guardrail,
             sweeper,
             rules,
             metrics,
+            config,
+            sdk: sdk.clone(),
+            members,
         })
     }
 
@@ -257,14 +296,38 @@ impl App {
         limits: Limits,
         on_key: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<RunReport, InvokeError> {
-        let span = tracing::info_span!("sweep", region = %self.sweeper.settings.region);
-        let _entered = span.enter();
-        let rules = self.rules.get().await.map_err(|e| {
+        let rules = self.rules().await?;
+        self.run_sweep(&self.sweeper, request, &rules, limits, on_key)
+            .await
+    }
+
+    async fn rules(&self) -> Result<RuleSet, InvokeError> {
+        self.rules.get().await.map_err(|e| {
             tracing::error!(error = %e, "rules unavailable");
             InvokeError::Rules(e)
-        })?;
+        })
+    }
+
+    /// Runs `sweeper` as [`App::sweep`] describes.
+    async fn run_sweep(
+        &self,
+        sweeper: &Sweeper<AwsPorts<Paced<KmsKeyPolicies>>>,
+        request: &Request,
+        rules: &RuleSet,
+        limits: Limits,
+        on_key: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<RunReport, InvokeError> {
+        let span = tracing::info_span!(
+            "sweep",
+            account = sweeper.settings.account.as_deref().unwrap_or_default(),
+            region = %sweeper.settings.region
+        );
+        let _entered = span.enter();
         let mut log_key = |out: &Outcome| {
-            if matches!(out.status, Status::Violating | Status::CouldNotCheck) {
+            if matches!(
+                out.status,
+                Status::Violating | Status::CouldNotCheck | Status::NotCovered
+            ) {
                 tracing::info!(
                     key_arn = out.key_arn.as_deref().unwrap_or_default(),
                     status = ?out.status,
@@ -275,9 +338,8 @@ impl App {
             }
             on_key(out);
         };
-        let report = self
-            .sweeper
-            .run(request, &rules, limits, &mut log_key)
+        let report = sweeper
+            .run(request, rules, limits, &mut log_key)
             .await
             .inspect_err(|e| {
                 tracing::error!(error = %e, error_type = e.error_type(), "sweep run failed");
@@ -341,10 +403,7 @@ impl App {
         };
         let span = tracing::info_span!("event", event_id = %event_id, key_arn = %key_arn);
         let _entered = span.enter();
-        let rules = self.rules.get().await.map_err(|e| {
-            tracing::error!(error = %e, "rules unavailable");
-            InvokeError::Rules(e)
-        })?;
+        let rules = self.rules().await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -362,10 +421,13 @@ impl App {
                     message = %outcome.message,
                     "handled"
                 );
-                let account = input
-                    .get("account")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
+                // The key's account, not the envelope's: a forwarded event's envelope
+                // names the hub.
+                let account = outcome
+                    .key_arn
+                    .as_deref()
+                    .and_then(engine::arn::Arn::parse)
+                    .map_or("", |a| a.account);
                 let line = metrics::emf(
                     &outcome,
                     account,

@@ -29,6 +29,9 @@ pub struct Config {
     pub baseline_table: Option<String>,
     /// `GUARDRAIL_ROLE_ARN`: the guardrail's own role (loop guard).
     pub role_arn: Option<String>,
+    /// `GUARDRAIL_MEMBER_ROLE`: the name of the role the guardrail assumes in every other
+    /// account of the organization; unset is single-account mode.
+    pub member_role: Option<String>,
     /// `GUARDRAIL_SWEEP_QUOTA_PERCENT`: the share of each KMS request quota the sweep may
     /// use, 1–50 (default 10).
     pub sweep_quota_percent: u32,
@@ -96,6 +99,15 @@ impl Config {
                 format!("`{r}` is not an IAM role ARN"),
             ));
         }
+        let member_role = get("GUARDRAIL_MEMBER_ROLE");
+        if let Some(name) = &member_role
+            && !is_role_name(name)
+        {
+            return Err(invalid(
+                "GUARDRAIL_MEMBER_ROLE",
+                format!("`{name}` is not an IAM role name (1–64 of A–Z a–z 0–9 + = , . @ _ -)"),
+            ));
+        }
         let number = |variable: &'static str, default: u32, max: u32| match get(variable) {
             None => Ok(default),
             Some(v) => match v.trim().parse::<u32>() {
@@ -112,10 +124,19 @@ impl Config {
             topic_arn,
             baseline_table: get("GUARDRAIL_BASELINE_TABLE"),
             role_arn,
+            member_role,
             sweep_quota_percent: number("GUARDRAIL_SWEEP_QUOTA_PERCENT", 10, 50)?,
             sweep_concurrency: number("GUARDRAIL_SWEEP_CONCURRENCY", 8, 64)? as usize,
         })
     }
+}
+
+/// Whether `name` is a valid IAM role name (a name, not a path or an ARN).
+fn is_role_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 #[cfg(test)]
@@ -158,8 +179,10 @@ mod tests {
             ),
             ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "5"),
             ("GUARDRAIL_SWEEP_CONCURRENCY", "16"),
+            ("GUARDRAIL_MEMBER_ROLE", "KmsGuardrailMember"),
         ])
         .expect("valid");
+        assert_eq!(c.member_role.as_deref(), Some("KmsGuardrailMember"));
         assert_eq!(c.mode, Mode::Enforce);
         assert_eq!((c.sweep_quota_percent, c.sweep_concurrency), (5, 16));
         assert_eq!(c.rules, RulesSource::Ssm("/kms-guardrail/rules".to_owned()));
@@ -182,6 +205,11 @@ mod tests {
             ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "0"),
             ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "60"),
             ("GUARDRAIL_SWEEP_CONCURRENCY", "eight"),
+            (
+                "GUARDRAIL_MEMBER_ROLE",
+                "arn:aws:iam::111122223333:role/KmsGuardrailMember",
+            ),
+            ("GUARDRAIL_MEMBER_ROLE", "ops/KmsGuardrailMember"),
         ] {
             let err = from(&[(var, value)]).expect_err("invalid");
             assert_eq!(err.variable, var);

@@ -1,13 +1,16 @@
-//! [`KeyPolicies`] over `aws-sdk-kms`: one client per region, built on first use from the
-//! shared configuration (a replica lives in another region than its primary).
+//! [`KeyPolicies`] over `aws-sdk-kms`: one client per (account, region), built on first use
+//! (a replica lives in another region than its primary; in organization mode a key's account
+//! is reached through its member role, [`MemberAccess`]). A key's account is its ARN's.
 
 use super::classify;
+use super::member::MemberAccess;
 use crate::guardrail::ports::{KeyInfo, KeyPage, KeyPolicies, PortError};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Region;
 use aws_sdk_kms::types::KeyManagerType;
+use engine::arn::Arn;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The only key policy name KMS has.
 const POLICY_NAME: &str = "default";
@@ -16,27 +19,45 @@ const POLICY_NAME: &str = "default";
 #[derive(Debug)]
 pub struct KmsKeyPolicies {
     clients: Clients,
+    /// The account `ListKeys` lists (`None`: the function's own).
+    list_account: Option<String>,
 }
 
 #[derive(Debug)]
 enum Clients {
-    /// Built from the shared configuration, one per region, on first use.
-    PerRegion {
+    /// Built on first use, one per (account, region): from the shared configuration, or —
+    /// with `members` — from the configuration of the key's account.
+    PerLocation {
         base: Box<aws_config::SdkConfig>,
-        cache: Mutex<HashMap<String, Client>>,
+        members: Option<Arc<MemberAccess>>,
+        cache: Mutex<HashMap<(String, String), Client>>,
     },
     /// One client for every region.
     Fixed(Client),
 }
 
 impl KmsKeyPolicies {
-    /// Builds clients from `config`, one per region as keys are met.
+    /// Builds clients from `config`, one per region as keys are met: every call is made
+    /// with the function's own credentials (single-account mode).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
+        KmsKeyPolicies::with_members(config, None, None)
+    }
+
+    /// Builds clients one per (account, region) as keys are met: a key outside the hub
+    /// account is reached through `members` (organization mode; `None` is single-account
+    /// mode). `ListKeys` lists `list_account` (the hub's own when `None`).
+    pub fn with_members(
+        config: &aws_config::SdkConfig,
+        members: Option<Arc<MemberAccess>>,
+        list_account: Option<String>,
+    ) -> Self {
         KmsKeyPolicies {
-            clients: Clients::PerRegion {
+            clients: Clients::PerLocation {
                 base: Box::new(config.clone()),
+                members,
                 cache: Mutex::new(HashMap::new()),
             },
+            list_account,
         }
     }
 
@@ -44,33 +65,53 @@ impl KmsKeyPolicies {
     pub fn with_client(client: Client) -> Self {
         KmsKeyPolicies {
             clients: Clients::Fixed(client),
+            list_account: None,
         }
     }
 
-    fn client(&self, region: &str) -> Client {
-        match &self.clients {
-            Clients::Fixed(client) => client.clone(),
-            Clients::PerRegion { base, cache } => {
-                let mut cache = cache
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                cache
-                    .entry(region.to_owned())
-                    .or_insert_with(|| {
-                        let mut builder = aws_sdk_kms::config::Builder::from(&**base);
-                        builder.set_region(Some(Region::new(region.to_owned())));
-                        Client::from_conf(builder.build())
-                    })
-                    .clone()
-            }
+    /// The client for calls in `account` (`None`: the function's own) and `region`.
+    async fn client(&self, account: Option<&str>, region: &str) -> Result<Client, PortError> {
+        let (base, members, cache) = match &self.clients {
+            Clients::Fixed(client) => return Ok(client.clone()),
+            Clients::PerLocation {
+                base,
+                members,
+                cache,
+            } => (base, members, cache),
+        };
+        let account = account.filter(|_| members.is_some()).unwrap_or_default();
+        let slot = (account.to_owned(), region.to_owned());
+        if let Some(client) = lock(cache).get(&slot) {
+            return Ok(client.clone());
         }
+        let config = match members {
+            Some(members) if !account.is_empty() => members.config_for(account).await?,
+            _ => (**base).clone(),
+        };
+        let mut builder = aws_sdk_kms::config::Builder::from(&config);
+        builder.set_region(Some(Region::new(region.to_owned())));
+        Ok(lock(cache)
+            .entry(slot)
+            .or_insert_with(|| Client::from_conf(builder.build()))
+            .clone())
     }
+
+    /// The client for calls on `key_arn` (in its ARN's account) in `region`.
+    async fn key_client(&self, region: &str, key_arn: &str) -> Result<Client, PortError> {
+        let account = Arn::parse(key_arn).map(|a| a.account);
+        self.client(account, region).await
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl KeyPolicies for KmsKeyPolicies {
     async fn describe_key(&self, region: &str, key_arn: &str) -> Result<KeyInfo, PortError> {
         let out = self
-            .client(region)
+            .key_client(region, key_arn)
+            .await?
             .describe_key()
             .key_id(key_arn)
             .send()
@@ -89,7 +130,8 @@ impl KeyPolicies for KmsKeyPolicies {
 
     async fn get_key_policy(&self, region: &str, key_arn: &str) -> Result<String, PortError> {
         let out = self
-            .client(region)
+            .key_client(region, key_arn)
+            .await?
             .get_key_policy()
             .key_id(key_arn)
             .policy_name(POLICY_NAME)
@@ -102,7 +144,8 @@ impl KeyPolicies for KmsKeyPolicies {
     async fn list_aliases(&self, region: &str, key_arn: &str) -> Result<Vec<String>, PortError> {
         let mut names = Vec::new();
         let mut pages = self
-            .client(region)
+            .key_client(region, key_arn)
+            .await?
             .list_aliases()
             .key_id(key_arn)
             .into_paginator()
@@ -126,7 +169,8 @@ impl KeyPolicies for KmsKeyPolicies {
         limit: i32,
     ) -> Result<KeyPage, PortError> {
         let out = self
-            .client(region)
+            .client(self.list_account.as_deref(), region)
+            .await?
             .list_keys()
             .set_marker(marker.map(str::to_owned))
             .limit(limit)
@@ -155,7 +199,8 @@ impl KeyPolicies for KmsKeyPolicies {
     ) -> Result<(), PortError> {
         // INVARIANT: BypassPolicyLockoutSafetyCheck is never set; KMS's own lock-out check
         // stays on as a last line behind `remediate::check_safe`.
-        self.client(region)
+        self.key_client(region, key_arn)
+            .await?
             .put_key_policy()
             .key_id(key_arn)
             .policy_name(POLICY_NAME)

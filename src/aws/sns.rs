@@ -1,6 +1,6 @@
-//! [`Alerts`] over `aws-sdk-sns`: the JSON body as the message, the subject, and `severity`
-//! and `action` message attributes for subscription filter policies. Also [`LogAlerts`],
-//! the sink when no topic is configured.
+//! [`Alerts`] over `aws-sdk-sns`: the JSON body as the message, the subject, and `severity`,
+//! `action` and `account` message attributes for subscription filter policies (a team can
+//! subscribe to its own accounts only).
 
 use super::classify;
 use crate::guardrail::ports::{Alert, Alerts, ErrorClass, PortError};
@@ -34,16 +34,18 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, PortError> {
 
 impl Alerts for SnsAlerts {
     async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
-        self.client
+        let mut publish = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(&alert.subject)
             .message(serde_json::to_string_pretty(&alert.body).unwrap_or_default())
             .message_attributes("severity", attribute(&alert.severity)?)
-            .message_attributes("action", attribute(&alert.action)?)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
+            .message_attributes("action", attribute(&alert.action)?);
+        if let Some(account) = alert.account.as_deref().filter(|a| !a.is_empty()) {
+            publish = publish.message_attributes("account", attribute(account)?);
+        }
+        publish.send().await.map_err(|e| classify(&e))?;
         Ok(())
     }
 }

@@ -61,9 +61,11 @@ enum Command {
     Replay(ReplayArgs),
     /// Sweep every key of the account in AWS_REGION through the guardrail, configured by the
     /// same environment as the Lambda, paced under GUARDRAIL_SWEEP_QUOTA_PERCENT of each KMS
-    /// quota. Monitor only unless --enforce. Prints the summary as JSON (progress on stderr
-    /// when it is a terminal); exit 0 when every key complies, 1 when any violates, 2 when
-    /// any could not be checked or the sweep could not run.
+    /// quota — or, with --account/--region/--organization, every key of each account and
+    /// region named, with one combined summary. Monitor only unless --enforce. Prints the
+    /// summary as JSON (progress on stderr when it is a terminal); exit 0 when every key
+    /// complies, 1 when any violates, 2 when any could not be checked, an account was not
+    /// covered or the sweep could not run.
     Sweep(SweepArgs),
 }
 
@@ -73,6 +75,16 @@ struct SweepArgs {
     /// GUARDRAIL_MODE says).
     #[arg(long)]
     enforce: bool,
+    /// Sweep this account (repeatable); another account than the caller's own is reached
+    /// through the member role GUARDRAIL_MEMBER_ROLE names.
+    #[arg(long = "account", value_name = "ID", value_parser = parse_account)]
+    accounts: Vec<String>,
+    /// Sweep this region (repeatable; default AWS_REGION).
+    #[arg(long = "region", value_name = "REGION", value_parser = parse_region)]
+    regions: Vec<String>,
+    /// Sweep every active account of the organization (AWS Organizations ListAccounts).
+    #[arg(long)]
+    organization: bool,
 }
 
 #[derive(clap::Args)]
@@ -138,6 +150,18 @@ fn parse_account(s: &str) -> Result<String, String> {
         Ok(s.to_owned())
     } else {
         Err(format!("`{s}` is not a 12-digit AWS account id"))
+    }
+}
+
+fn parse_region(s: &str) -> Result<String, String> {
+    let plain = !s.is_empty()
+        && s.split('-').count() >= 3
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if plain {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("`{s}` is not an AWS region name"))
     }
 }
 
@@ -428,37 +452,74 @@ fn sweep(args: SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exi
             );
         }
     };
+    let scope = crate::app::org::Scope {
+        accounts: args.accounts,
+        regions: args.regions,
+        organization: args.organization,
+    };
+    let id = format!("cli-{}", crate::guardrail::now_secs());
+    let many = scope != crate::app::org::Scope::default();
     let result = with_app(
         crate::app::MetricsOut::Stderr,
         |config| config.mode = mode,
         async |app| {
-            let id = format!("cli-{}", crate::guardrail::now_secs());
-            app.sweep(&Request::Once { id }, Limits::default(), &mut progress)
+            if many {
+                let units = app.units(&scope).await.map_err(|e| e.to_string())?;
+                let summary = app
+                    .sweep_units(&id, &units, &mut progress)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let exit = if summary.totals.failed > 0
+                    || !summary.not_covered.is_empty()
+                    || !summary.failed_units.is_empty()
+                {
+                    Exit::CouldNotCheck
+                } else {
+                    verdict(&summary.totals)
+                };
+                return Ok((serde_json::to_value(&summary), exit));
+            }
+            let report = app
+                .sweep(
+                    &Request::Once { id: id.clone() },
+                    Limits::default(),
+                    &mut progress,
+                )
                 .await
-                .map_err(|e| format!("{} ({})", e, e.error_type()))
+                .map_err(|e| format!("{} ({})", e, e.error_type()))?;
+            let summary = report.summary.ok_or("nothing was swept")?;
+            let exit = if summary.counts.failed > 0 {
+                Exit::CouldNotCheck
+            } else {
+                verdict(&summary.counts)
+            };
+            Ok((serde_json::to_value(&summary), exit))
         },
     );
     if terminal {
         eprintln!();
     }
-    let summary = match result {
-        Ok(report) => report.summary,
+    let (summary, exit) = match result {
+        Ok((Ok(summary), exit)) => (summary, exit),
+        Ok((Err(e), _)) => {
+            let _ = writeln!(stderr, "kms-guardrail: sweep: {e}");
+            return Exit::CouldNotCheck;
+        }
         Err(reason) => {
             let _ = writeln!(stderr, "kms-guardrail: sweep: {reason}");
             return Exit::CouldNotCheck;
         }
     };
-    let Some(summary) = summary else {
-        let _ = writeln!(stderr, "kms-guardrail: sweep: nothing was swept");
-        return Exit::CouldNotCheck;
-    };
     if let Err(reason) = write_json(stdout, &summary) {
         let _ = writeln!(stderr, "kms-guardrail: sweep: {reason}");
         return Exit::CouldNotCheck;
     }
-    if summary.counts.failed > 0 {
-        Exit::CouldNotCheck
-    } else if summary.counts.violating > 0 {
+    exit
+}
+
+/// 1 when any key violates, else 0.
+fn verdict(counts: &crate::sweep::Counts) -> Exit {
+    if counts.violating > 0 {
         Exit::Violations
     } else {
         Exit::Compliant

@@ -16,6 +16,8 @@ pub enum Kind {
     CouldNotCheck,
     /// The key is left alone (pending deletion).
     Skipped,
+    /// The key's account cannot be reached (its member role could not be assumed).
+    NotCovered,
 }
 
 /// SNS's limit for subjects.
@@ -25,6 +27,7 @@ fn action_name(kind: Kind, action: Action) -> &'static str {
     match (kind, action) {
         (Kind::CouldNotCheck, _) => "could-not-check",
         (Kind::Skipped, _) => "skipped",
+        (Kind::NotCovered, _) => "not-covered",
         (_, Action::Reverted) => "reverted",
         (_, Action::WouldRevert) => "would-revert",
         (_, Action::RevertFailed) => "revert-failed",
@@ -47,7 +50,7 @@ pub fn truncate(text: &str, max: usize) -> String {
 pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
     let action = action_name(kind, out.action);
     let severity = match kind {
-        Kind::CouldNotCheck => "high".to_owned(),
+        Kind::CouldNotCheck | Kind::NotCovered => "high".to_owned(),
         Kind::Skipped => "info".to_owned(),
         Kind::Violation => out
             .findings
@@ -64,12 +67,20 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
             .map_or_else(|| "violation".to_owned(), |f| f.rule.as_str().to_owned()),
         Kind::CouldNotCheck => "could not check".to_owned(),
         Kind::Skipped => "key skipped".to_owned(),
+        Kind::NotCovered => String::new(),
     };
     let subject = truncate(
-        &format!(
-            "KMS guardrail: {action}: {what} on key {key_id} in {}",
-            e.account
-        ),
+        &if kind == Kind::NotCovered {
+            format!(
+                "KMS guardrail: not-covered: account {} ({}) cannot be reached",
+                e.account, e.region
+            )
+        } else {
+            format!(
+                "KMS guardrail: {action}: {what} on key {key_id} in {} {}",
+                e.account, e.region
+            )
+        },
         MAX_SUBJECT,
     );
     let body = json!({
@@ -96,6 +107,7 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
     Alert {
         subject,
         severity,
+        account: Some(e.account.clone()),
         action: action.to_owned(),
         body,
     }

@@ -1,6 +1,7 @@
 //! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
-//! into counts — evaluations, violations, remediations, remediation failures — and, for a
-//! sweep run, the keys it saw and skipped and its duration.
+//! into counts — evaluations, violations, remediations, remediation failures, accounts not
+//! covered — and, for a sweep run, the keys it saw and skipped and its duration. Every
+//! record is dimensioned by the key's account.
 
 use super::{Action, Outcome, Status};
 use crate::sweep::Counts;
@@ -47,8 +48,19 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
             ("Violations", "Count", u64::from(violating)),
             ("Remediations", "Count", u64::from(remediated)),
             ("RemediationFailures", "Count", u64::from(out.failed())),
+            (
+                "NotCovered",
+                "Count",
+                u64::from(out.status == Status::NotCovered),
+            ),
         ],
     )
+}
+
+/// The EMF record for an account a sweep could not reach (its member role could not be
+/// assumed), at `timestamp_ms`.
+pub fn not_covered_emf(account: &str, timestamp_ms: u64) -> Value {
+    record(account, timestamp_ms, &[("NotCovered", "Count", 1)])
 }
 
 /// The EMF record for one sweep run: the same counts as events (so alarms and dashboards

@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
 
+/// An account that is not covered is alerted at most once in this many seconds.
+pub const COVERAGE_ALERT_WINDOW_SECS: u64 = 3600;
+
 /// Seconds since the epoch (0 if the clock is before it).
 pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -63,6 +66,9 @@ pub struct Settings {
     pub mode: Mode,
     /// The guardrail's own role: changes it made are never remediated again.
     pub role_arn: Option<String>,
+    /// The member role's name (organization mode): changes made through it, in any
+    /// account, are the guardrail's own too.
+    pub member_role: Option<String>,
     /// Reverts per key per window before the key becomes alert-only.
     pub budget: Budget,
     /// Re-reads after a write (and of a policy that looks superseded): KMS is eventually
@@ -75,6 +81,7 @@ impl Default for Settings {
         Settings {
             mode: Mode::Enforce,
             role_arn: None,
+            member_role: None,
             budget: Budget {
                 reverts: 3,
                 window_secs: 3600,
@@ -101,6 +108,8 @@ pub enum Status {
     Violating,
     /// The policy could not be read (missing key, access denied, …).
     CouldNotCheck,
+    /// The key's account could not be reached: its member role could not be assumed.
+    NotCovered,
 }
 
 /// Why a key was left alone.
@@ -179,7 +188,7 @@ impl Outcome {
     /// Whether the key could not be checked, or its remediation failed: the outcomes that
     /// count as failures in metrics and sweep summaries.
     pub fn failed(&self) -> bool {
-        self.status == Status::CouldNotCheck
+        matches!(self.status, Status::CouldNotCheck | Status::NotCovered)
             || matches!(self.action, Action::RevertFailed | Action::NotRemediated)
     }
 
@@ -291,7 +300,7 @@ impl<P: Ports> Guardrail<P> {
         );
         let info = match self.ports.keys().describe_key(&e.region, &e.key_arn).await {
             Ok(info) => info,
-            Err(err) => return self.could_not_check(e, out, "DescribeKey", err).await,
+            Err(err) => return self.could_not_check(e, out, "DescribeKey", err, now).await,
         };
         if info.aws_managed {
             out.status = Status::Skipped;
@@ -312,7 +321,7 @@ impl<P: Ports> Guardrail<P> {
         let ctx = KeyContext::for_key_arn(&e.key_arn);
         let (text, report) = match self.settled_policy(e, rules, &ctx).await {
             Ok(settled) => settled,
-            Err(err) => return self.could_not_check(e, out, "GetKeyPolicy", err).await,
+            Err(err) => return self.could_not_check(e, out, "GetKeyPolicy", err, now).await,
         };
         out.policy_before = Some(text.clone());
         out.findings = report.findings.clone();
@@ -399,12 +408,7 @@ impl<P: Ports> Guardrail<P> {
             Some("the rules say alert".to_owned())
         } else if let Some(why) = self.exemption(e, rules).await? {
             Some(why)
-        } else if self
-            .settings
-            .role_arn
-            .as_deref()
-            .is_some_and(|r| e.actor.is_role(r))
-        {
+        } else if self.is_own_change(e) {
             Some("the change was the guardrail's own: it is never remediated again".to_owned())
         } else {
             None
@@ -503,6 +507,20 @@ impl<P: Ports> Guardrail<P> {
         self.alert(e, out, alert::Kind::Violation).await
     }
 
+    /// Whether the change was made by the guardrail itself: its own role, or its member
+    /// role in any account.
+    fn is_own_change(&self, e: &KeyEvent) -> bool {
+        let settings = &self.settings;
+        settings
+            .role_arn
+            .as_deref()
+            .is_some_and(|r| e.actor.is_role(r))
+            || settings
+                .member_role
+                .as_deref()
+                .is_some_and(|name| e.actor.is_role_named(name))
+    }
+
     /// Why the key is exempt from remediation, if it is: by key ARN or id, or by one of its
     /// aliases (looked up only when the rules exempt aliases). When the aliases cannot be
     /// read, the key is held too: reverting an exempt key would be an outage.
@@ -566,9 +584,13 @@ impl<P: Ports> Guardrail<P> {
         mut out: Outcome,
         step: &'static str,
         err: PortError,
+        now: u64,
     ) -> Result<Outcome, HandlerError> {
         if err.class.is_transient() {
             return Err(HandlerError::Transient { step, error: err });
+        }
+        if err.class == ErrorClass::NotCovered {
+            return self.not_covered(e, out, err, now).await;
         }
         if e.name == KeyEventName::Sweep && err.class == ErrorClass::NotFound {
             out.status = Status::Skipped;
@@ -584,6 +606,42 @@ impl<P: Ports> Guardrail<P> {
             _ => format!("{step} failed: {err}"),
         };
         self.alert(e, &mut out, alert::Kind::CouldNotCheck).await?;
+        Ok(out)
+    }
+
+    /// The key's account is a blind spot: counted, and alerted at most once per account
+    /// per [`COVERAGE_ALERT_WINDOW_SECS`] (rationed through the hub table's windowed budget
+    /// under `coverage#<account>`), so a burst of events from an unreachable account is one
+    /// alert, not a flood.
+    async fn not_covered(
+        &self,
+        e: &KeyEvent,
+        mut out: Outcome,
+        err: PortError,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        out.status = Status::NotCovered;
+        out.message = format!(
+            "account {} is not covered: the guardrail cannot act there ({err})",
+            e.account
+        );
+        let ration = Budget {
+            reverts: 1,
+            window_secs: COVERAGE_ALERT_WINDOW_SECS,
+        };
+        let due = self
+            .ports
+            .baselines()
+            .take_revert(&format!("coverage#{}", e.account), now, ration)
+            .await
+            // Without a working store, alert: a flood is better than silence.
+            .unwrap_or(true);
+        if due {
+            self.alert(e, &mut out, alert::Kind::NotCovered).await?;
+        } else {
+            out.message
+                .push_str("; already alerted for this account within the hour");
+        }
         Ok(out)
     }
 

@@ -27,6 +27,9 @@ pub enum ErrorClass {
     AccessDenied,
     /// The request was refused as invalid (ARN, unsupported operation, malformed policy).
     Rejected,
+    /// The key's account cannot be reached: its member role could not be assumed
+    /// (organization mode). A blind spot, never a pass.
+    NotCovered,
 }
 
 impl ErrorClass {
@@ -149,8 +152,10 @@ pub struct Alert {
     pub subject: String,
     /// `critical`, `high`, `medium`, `low` or `info`.
     pub severity: String,
+    /// The account the alert is about (an attribute for per-account subscription filters).
+    pub account: Option<String>,
     /// What the guardrail did: `reverted`, `would-revert`, `alerted`, `revert-failed`,
-    /// `not-remediated`, `could-not-check`.
+    /// `not-remediated`, `could-not-check`, `not-covered`, `skipped`, `sweep-summary`.
     pub action: String,
     /// The message body.
     pub body: serde_json::Value,

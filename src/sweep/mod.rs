@@ -124,12 +124,25 @@ impl Counts {
                     .entry(out.skip.unwrap_or(Skip::Deleted))
                     .or_default() += 1;
             }
-            Status::CouldNotCheck | Status::Ignored => {}
+            Status::CouldNotCheck | Status::NotCovered | Status::Ignored => {}
         }
         match out.action {
             Action::Reverted => self.remediated += 1,
             Action::WouldRevert => self.would_remediate += 1,
             _ => {}
+        }
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &Counts) {
+        self.keys_seen += other.keys_seen;
+        self.compliant += other.compliant;
+        self.violating += other.violating;
+        self.remediated += other.remediated;
+        self.would_remediate += other.would_remediate;
+        self.failed += other.failed;
+        for (skip, n) in &other.skipped {
+            *self.skipped.entry(*skip).or_default() += n;
         }
     }
 
@@ -286,10 +299,28 @@ impl Limits {
 /// How the sweep is set up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepSettings {
+    /// The account swept, when it is not the guardrail's own (organization mode).
+    pub account: Option<String>,
     /// The region swept.
     pub region: String,
     /// Keys per `ListKeys` page.
     pub page_size: i32,
+    /// Whether a finished sweep publishes its own summary alert (a sweep of many accounts
+    /// and regions sends one combined summary instead).
+    pub alert_summary: bool,
+}
+
+impl SweepSettings {
+    /// A sweep of the guardrail's own account in `region`, [`PAGE_SIZE`] keys a page,
+    /// publishing its own summary.
+    pub fn for_region(region: impl Into<String>) -> Self {
+        SweepSettings {
+            account: None,
+            region: region.into(),
+            page_size: PAGE_SIZE,
+            alert_summary: true,
+        }
+    }
 }
 
 /// The sweep over the guardrail's ports, its KMS calls paced: the ports' KMS adapter is
@@ -303,9 +334,13 @@ pub struct Sweeper<P> {
 }
 
 impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
-    /// The checkpoint's key in the baseline store.
+    /// The checkpoint's key in the baseline store: `sweep#<region>` for the guardrail's own
+    /// account, `sweep#<account>#<region>` for another.
     fn scope(&self) -> String {
-        format!("sweep#{}", self.settings.region)
+        match &self.settings.account {
+            None => format!("sweep#{}", self.settings.region),
+            Some(account) => format!("sweep#{account}#{}", self.settings.region),
+        }
     }
 
     /// Runs the sweep `request` asks for, within `limits`, calling `on_key` with each key's
@@ -357,7 +392,9 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
             cp.marker = None;
             cp.done_in_page = 0;
             cp.last_done = None;
-            alerted = self.alert_summary(&cp.summary).await;
+            if self.settings.alert_summary {
+                alerted = self.alert_summary(&cp.summary).await;
+            }
         }
         self.save(&cp, persist).await;
         Ok(RunReport {
@@ -384,11 +421,12 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
             (Request::Start { .. } | Request::Resume, Some(cp)) if !cp.summary.complete => Some(cp),
             (Request::Resume, _) => None,
             (Request::Start { id }, Some(done)) if done.summary.sweep_id == *id => None,
-            (Request::Start { id } | Request::Once { id }, _) => Some(Checkpoint::new(
-                id,
-                &self.settings.region,
-                self.guardrail.settings.mode,
-            )),
+            (Request::Start { id } | Request::Once { id }, _) => {
+                let mut cp =
+                    Checkpoint::new(id, &self.settings.region, self.guardrail.settings.mode);
+                cp.summary.account.clone_from(&self.settings.account);
+                Some(cp)
+            }
         })
     }
 
@@ -570,12 +608,17 @@ fn millis(d: std::time::Duration) -> u64 {
 pub fn summary_alert(summary: &Summary) -> Alert {
     let c = &summary.counts;
     let subject = format!(
-        "KMS guardrail: sweep of {}: {} violating, {} failed of {} keys",
-        summary.region, c.violating, c.failed, c.keys_seen
+        "KMS guardrail: sweep of {} {}: {} violating, {} failed of {} keys",
+        summary.account.as_deref().unwrap_or_default(),
+        summary.region,
+        c.violating,
+        c.failed,
+        c.keys_seen
     );
     Alert {
         subject: crate::guardrail::alert::truncate(&subject, crate::guardrail::alert::MAX_SUBJECT),
         severity: if c.violating > 0 { "high" } else { "medium" }.to_owned(),
+        account: summary.account.clone(),
         action: "sweep-summary".to_owned(),
         body: serde_json::to_value(summary).unwrap_or(Value::Null),
     }

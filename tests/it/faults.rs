@@ -243,10 +243,7 @@ async fn a_sweep_skips_aws_managed_keys() {
             },
             settings: g.settings,
         },
-        settings: SweepSettings {
-            region: "us-east-1".to_owned(),
-            page_size: 100,
-        },
+        settings: SweepSettings::for_region("us-east-1"),
     };
     let report = sweeper
         .run(

@@ -307,6 +307,7 @@ fn config(mode: Mode) -> Config {
         topic_arn: None,
         baseline_table: None,
         role_arn: Some(ROLE.to_owned()),
+        member_role: None,
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
     }

@@ -191,8 +191,8 @@ fn sweeper(mode: Mode, pacing: Pacing, page_size: i32) -> Memory {
             },
         },
         settings: SweepSettings {
-            region: REGION.to_owned(),
             page_size,
+            ..SweepSettings::for_region(REGION)
         },
     }
 }
@@ -492,10 +492,7 @@ async fn keys_that_change_after_listing_are_judged_as_they_are_now() {
                 ..Settings::default()
             },
         },
-        settings: SweepSettings {
-            region: REGION.to_owned(),
-            page_size: 100,
-        },
+        settings: SweepSettings::for_region(REGION),
     };
     let memory = &s.guardrail.ports.keys.inner().probe.keys;
     for i in 0..4 {

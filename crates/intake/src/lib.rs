@@ -5,6 +5,10 @@
 //! Own types rather than `aws_lambda_events`' `AWSAPICall`: real CloudTrail events omit
 //! fields those require (`userAgent`, `sessionContext.attributes.mfaAuthenticated`, …), so
 //! every field here that CloudTrail may leave out is optional. Pure: no I/O.
+//!
+//! Where a key lives comes from the CloudTrail record (`recipientAccountId`, `awsRegion`,
+//! the key's ARN), never from the envelope's `account` and `region`: forwarding an event to
+//! the organization's hub bus rewrites those to the hub's.
 
 use engine::arn::Arn;
 use serde::Deserialize;
@@ -59,6 +63,29 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// Whether the call was made by a session of a role named `name` (the last segment of
+    /// its path) in any account: the member role the guardrail assumes in every account.
+    pub fn is_role_named(&self, name: &str) -> bool {
+        let issuer = self
+            .role_arn
+            .as_deref()
+            .and_then(Arn::parse)
+            .is_some_and(|r| {
+                r.service == "iam"
+                    && r.resource
+                        .strip_prefix("role/")
+                        .is_some_and(|p| p.rsplit('/').next() == Some(name))
+            });
+        let session = self.arn.as_deref().and_then(Arn::parse).is_some_and(|s| {
+            s.service == "sts"
+                && s.resource
+                    .strip_prefix("assumed-role/")
+                    .and_then(|r| r.split('/').next())
+                    == Some(name)
+        });
+        issuer || session
+    }
+
     /// Whether the call was made by `role_arn` (an IAM role ARN), directly or through one
     /// of its sessions.
     pub fn is_role(&self, role_arn: &str) -> bool {
@@ -168,8 +195,6 @@ struct Envelope {
     #[serde(rename = "detail-type")]
     detail_type: String,
     source: String,
-    account: Option<String>,
-    region: Option<String>,
     detail: Value,
 }
 
@@ -263,15 +288,11 @@ pub fn read(input: &Value) -> Result<Intake, EventError> {
     if let Some(code) = &detail.error_code {
         return ignore(format!("the call failed (`{code}`): nothing changed"));
     }
-    let Some(region) = detail.aws_region.clone().or(envelope.region.clone()) else {
-        return ignore("the event names no region".to_owned());
+    let Some(region) = detail.aws_region.clone() else {
+        return ignore("the CloudTrail record names no region (`awsRegion`)".to_owned());
     };
-    let Some(account) = detail
-        .recipient_account_id
-        .clone()
-        .or(envelope.account.clone())
-    else {
-        return ignore("the event names no account".to_owned());
+    let Some(account) = detail.recipient_account_id.clone() else {
+        return ignore("the CloudTrail record names no account (`recipientAccountId`)".to_owned());
     };
     let Some((key_arn, key_region)) = resolve_key(name, &detail, &region, &account) else {
         return ignore("no key could be resolved from the event".to_owned());
@@ -477,6 +498,67 @@ mod tests {
             json!({"source": "aws.kms", "detail-type": DETAIL_TYPE, "detail": 3}),
         ] {
             assert!(read(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_key_lives_where_the_record_says_not_where_the_envelope_was_forwarded() {
+        // GIVEN a member's event forwarded to the hub bus: the envelope names the hub
+        let mut v = put_key_policy();
+        v["account"] = json!("999988887777");
+        v["region"] = json!("eu-west-1");
+        v["detail"]["recipientAccountId"] = json!("444455556666");
+        v["detail"]["awsRegion"] = json!("ap-southeast-2");
+        // THEN the key is the member's, in the record's region
+        let e = handled(&v);
+        assert_eq!(e.account, "444455556666");
+        assert_eq!(e.region, "ap-southeast-2");
+        assert!(
+            e.key_arn
+                .starts_with("arn:aws:kms:ap-southeast-2:444455556666:key/")
+        );
+        // and a record without its account or region is not guessed from the envelope
+        let mut no_account = v.clone();
+        no_account["detail"]
+            .as_object_mut()
+            .expect("detail")
+            .remove("recipientAccountId");
+        assert!(ignored(&no_account).contains("recipientAccountId"));
+        let mut no_region = v;
+        no_region["detail"]
+            .as_object_mut()
+            .expect("detail")
+            .remove("awsRegion");
+        assert!(ignored(&no_region).contains("awsRegion"));
+    }
+
+    #[test]
+    fn the_member_role_is_recognised_in_any_account() {
+        let session = Actor {
+            arn: Some(
+                "arn:aws:sts::444455556666:assumed-role/KmsGuardrailMember/kms-guardrail"
+                    .to_owned(),
+            ),
+            ..Actor::default()
+        };
+        assert!(session.is_role_named("KmsGuardrailMember"));
+        let issuer = Actor {
+            role_arn: Some("arn:aws-cn:iam::777788889999:role/ops/KmsGuardrailMember".to_owned()),
+            ..Actor::default()
+        };
+        assert!(issuer.is_role_named("KmsGuardrailMember"));
+        // look-alikes: another role, a user of that name, a longer name
+        for other in [
+            "arn:aws:sts::444455556666:assumed-role/KmsGuardrailMemberX/s",
+            "arn:aws:iam::444455556666:user/KmsGuardrailMember",
+            "arn:aws:sts::444455556666:assumed-role/Admin/KmsGuardrailMember",
+        ] {
+            let actor = Actor {
+                arn: Some(other.to_owned()),
+                role_arn: Some(other.to_owned()),
+                ..Actor::default()
+            };
+            assert!(!actor.is_role_named("KmsGuardrailMember"), "{other}");
         }
     }
 

@@ -1,0 +1,324 @@
+//! A sweep of many accounts and regions (organization mode): `kms-guardrail sweep --account
+//! … --region … --organization`. Each (account, region) is one unit, swept to the end with its
+//! own pacer (quotas are per account and region) through the member role unless the account
+//! is the guardrail's own; a unit whose role cannot be assumed is reported not covered, never
+//! passed. One combined summary (totals, per-account counts, accounts not covered) and one
+//! summary alert close the sweep.
+
+use super::{App, InvokeError, sweeper};
+use crate::guardrail::ports::{Alert, Alerts, ErrorClass, PortError, Ports};
+use crate::guardrail::{Mode, Outcome, metrics, now_secs};
+use crate::sweep::{Counts, Failure, Limits, NAMED, Request, Summary, SweepError};
+use aws_sdk_organizations::types::AccountStatus;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// Which accounts and regions to sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Accounts named on the command line.
+    pub accounts: Vec<String>,
+    /// Regions named on the command line (none: the configured region).
+    pub regions: Vec<String>,
+    /// Add every active account of the organization (AWS Organizations).
+    pub organization: bool,
+}
+
+/// One account and region of a sweep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unit {
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+}
+
+/// A unit the sweep could not finish: not covered, or failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnitProblem {
+    /// The account.
+    pub account: String,
+    /// The region.
+    pub region: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The combined summary of a sweep of many accounts and regions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrgSummary {
+    /// The sweep's id.
+    pub sweep_id: String,
+    /// The mode it ran in.
+    pub mode: Mode,
+    /// The units asked for.
+    pub units: usize,
+    /// Every unit's keys together.
+    #[serde(flatten)]
+    pub totals: Counts,
+    /// Counts per account (all its regions).
+    pub accounts: BTreeMap<String, Counts>,
+    /// Accounts (and regions) whose member role could not be assumed: blind spots.
+    pub not_covered: Vec<UnitProblem>,
+    /// Units that failed for another reason (keys could not be listed, …).
+    pub failed_units: Vec<UnitProblem>,
+    /// The first [`NAMED`] violating keys of all units.
+    pub violating_keys: Vec<String>,
+    /// The first [`NAMED`] key failures of all units.
+    pub failures: Vec<Failure>,
+    /// Each unit's own summary.
+    pub regions: Vec<Summary>,
+    /// Whether the summary alert was published.
+    pub alerted: bool,
+}
+
+impl OrgSummary {
+    fn new(sweep_id: &str, mode: Mode, units: usize) -> Self {
+        OrgSummary {
+            sweep_id: sweep_id.to_owned(),
+            mode,
+            units,
+            totals: Counts::default(),
+            accounts: BTreeMap::new(),
+            not_covered: Vec::new(),
+            failed_units: Vec::new(),
+            violating_keys: Vec::new(),
+            failures: Vec::new(),
+            regions: Vec::new(),
+            alerted: false,
+        }
+    }
+
+    /// Whether anything needs a person: violations, failures, blind spots.
+    pub fn needs_attention(&self) -> bool {
+        self.totals.violating > 0
+            || self.totals.failed > 0
+            || !self.not_covered.is_empty()
+            || !self.failed_units.is_empty()
+    }
+
+    fn add(&mut self, unit: &Unit, summary: Summary) {
+        let c = &summary.counts;
+        self.totals.merge(c);
+        self.accounts
+            .entry(unit.account.clone())
+            .or_default()
+            .merge(c);
+        let room = NAMED.saturating_sub(self.violating_keys.len());
+        self.violating_keys
+            .extend(summary.violating_keys.iter().take(room).cloned());
+        let room = NAMED.saturating_sub(self.failures.len());
+        self.failures
+            .extend(summary.failures.iter().take(room).cloned());
+        self.regions.push(summary);
+    }
+
+    /// The one alert for the whole sweep: counts, blind spots and the first keys by name
+    /// (each unit's full summary stays in the log and the command's output).
+    fn alert(&self) -> Alert {
+        let t = &self.totals;
+        let subject = format!(
+            "KMS guardrail: sweep of {} accounts: {} violating, {} failed, {} not covered",
+            self.accounts.len() + self.not_covered.len(),
+            t.violating,
+            t.failed,
+            self.not_covered.len()
+        );
+        let body = json!({
+            "sweep_id": self.sweep_id,
+            "mode": self.mode,
+            "totals": t,
+            "accounts": self.accounts,
+            "not_covered": self.not_covered,
+            "failed_units": self.failed_units,
+            "violating_keys": self.violating_keys,
+            "failures": self.failures,
+        });
+        Alert {
+            subject: crate::guardrail::alert::truncate(
+                &subject,
+                crate::guardrail::alert::MAX_SUBJECT,
+            ),
+            severity: if t.violating > 0 || !self.not_covered.is_empty() {
+                "high"
+            } else {
+                "medium"
+            }
+            .to_owned(),
+            account: None,
+            action: "sweep-summary".to_owned(),
+            body,
+        }
+    }
+}
+
+/// Why an organization sweep could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgSweepError {
+    /// The rules could not be read.
+    #[error(transparent)]
+    Invoke(#[from] InvokeError),
+    /// Another account was asked for, but no member role is configured.
+    #[error(
+        "account {0} is not the caller's own: sweeping it needs GUARDRAIL_MEMBER_ROLE (the member role's name)"
+    )]
+    NoMemberRole(String),
+    /// No region to sweep.
+    #[error("no region to sweep: pass --region or set AWS_REGION")]
+    NoRegion,
+    /// The caller's account, or the organization's accounts, could not be read.
+    #[error("{0}")]
+    Lookup(String),
+}
+
+impl App {
+    /// The caller's own account (STS `GetCallerIdentity`, or the member access's cache).
+    async fn own_account(&self) -> Result<String, OrgSweepError> {
+        let lookup = |e: PortError| OrgSweepError::Lookup(format!("GetCallerIdentity: {e}"));
+        if let Some(members) = &self.members {
+            return members
+                .hub_account()
+                .await
+                .map(str::to_owned)
+                .map_err(lookup);
+        }
+        let out = aws_sdk_sts::Client::new(&self.sdk)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| lookup(crate::aws::classify(&e)))?;
+        out.account()
+            .map(str::to_owned)
+            .ok_or_else(|| OrgSweepError::Lookup("GetCallerIdentity named no account".to_owned()))
+    }
+
+    /// The organization's active accounts (`ListAccounts`, every page).
+    async fn organization_accounts(&self) -> Result<Vec<String>, OrgSweepError> {
+        let client = aws_sdk_organizations::Client::new(&self.sdk);
+        let mut pages = client.list_accounts().into_paginator().send();
+        let mut accounts = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                OrgSweepError::Lookup(format!("ListAccounts: {}", crate::aws::classify(&e)))
+            })?;
+            accounts.extend(
+                page.accounts()
+                    .iter()
+                    .filter(|a| a.status() == Some(&AccountStatus::Active))
+                    .filter_map(|a| a.id())
+                    .map(str::to_owned),
+            );
+        }
+        Ok(accounts)
+    }
+
+    /// The units `scope` names: its accounts (plus the organization's; the caller's own when
+    /// none) × its regions (the configured one when none), in a stable order.
+    pub async fn units(&self, scope: &Scope) -> Result<Vec<Unit>, OrgSweepError> {
+        let own = self.own_account().await?;
+        let mut accounts = scope.accounts.clone();
+        if scope.organization {
+            accounts.extend(self.organization_accounts().await?);
+        }
+        if accounts.is_empty() {
+            accounts.push(own.clone());
+        }
+        accounts.sort();
+        accounts.dedup();
+        if self.members.is_none()
+            && let Some(other) = accounts.iter().find(|a| **a != own)
+        {
+            return Err(OrgSweepError::NoMemberRole(other.clone()));
+        }
+        let mut regions = scope.regions.clone();
+        if regions.is_empty() {
+            regions.extend(self.sdk.region().map(ToString::to_string));
+        }
+        regions.sort();
+        regions.dedup();
+        if regions.is_empty() {
+            return Err(OrgSweepError::NoRegion);
+        }
+        Ok(accounts
+            .iter()
+            .flat_map(|account| {
+                regions.iter().map(|region| Unit {
+                    account: account.clone(),
+                    region: region.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// Sweeps every unit to the end as the sweep `id` (no checkpoint), one after the other,
+    /// then publishes one summary alert when anything needs attention. `on_key` sees every
+    /// key's outcome.
+    pub async fn sweep_units(
+        &self,
+        id: &str,
+        units: &[Unit],
+        on_key: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> Result<OrgSummary, OrgSweepError> {
+        let rules = self.rules().await?;
+        let own = self.own_account().await?;
+        let mut summary = OrgSummary::new(id, self.config.mode, units.len());
+        for unit in units {
+            let account = (unit.account != own).then(|| unit.account.clone());
+            let unit_sweeper = sweeper(
+                &self.config,
+                &self.sdk,
+                self.members.clone(),
+                account,
+                unit.region.clone(),
+                false,
+            );
+            let request = Request::Once { id: id.to_owned() };
+            let result = self
+                .run_sweep(&unit_sweeper, &request, &rules, Limits::default(), on_key)
+                .await;
+            match result {
+                Ok(report) => {
+                    if let Some(mut unit_summary) = report.summary {
+                        unit_summary
+                            .account
+                            .get_or_insert_with(|| unit.account.clone());
+                        summary.add(unit, unit_summary);
+                    }
+                }
+                Err(InvokeError::Sweep(SweepError::List(e)))
+                    if e.class == ErrorClass::NotCovered =>
+                {
+                    tracing::warn!(account = %unit.account, region = %unit.region, error = %e, "account not covered");
+                    self.print_metrics(&metrics::not_covered_emf(
+                        &unit.account,
+                        now_secs().saturating_mul(1000),
+                    ));
+                    summary.not_covered.push(UnitProblem {
+                        account: unit.account.clone(),
+                        region: unit.region.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+                Err(e) => summary.failed_units.push(UnitProblem {
+                    account: unit.account.clone(),
+                    region: unit.region.clone(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        if summary.needs_attention() {
+            let alert = summary.alert();
+            match self.guardrail.ports.alerts().publish(&alert).await {
+                Ok(()) => summary.alerted = true,
+                Err(error) => tracing::error!(
+                    error = %error,
+                    subject = %alert.subject,
+                    body = %alert.body,
+                    "the sweep summary could not be published; this line holds it"
+                ),
+            }
+        }
+        Ok(summary)
+    }
+}
