@@ -173,7 +173,8 @@ pub enum OrgSweepError {
 }
 
 impl App {
-    /// The caller's own account (STS `GetCallerIdentity`, or the member access's cache).
+    /// The caller's own account: the member access's, else `GUARDRAIL_ROLE_ARN`'s, else STS
+    /// `GetCallerIdentity`'s.
     async fn own_account(&self) -> Result<String, OrgSweepError> {
         let lookup = |e: PortError| OrgSweepError::Lookup(format!("GetCallerIdentity: {e}"));
         if let Some(members) = &self.members {
@@ -182,6 +183,14 @@ impl App {
                 .await
                 .map(str::to_owned)
                 .map_err(lookup);
+        }
+        if let Some(own) = self
+            .config
+            .role_arn
+            .as_deref()
+            .and_then(engine::arn::Arn::parse)
+        {
+            return Ok(own.account.to_owned());
         }
         let out = aws_sdk_sts::Client::new(&self.sdk)
             .get_caller_identity()

@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 /// The metrics namespace.
 pub const NAMESPACE: &str = "KmsGuardrail";
 
-/// An EMF record at `timestamp_ms`, dimensioned by account, with `values` (name, unit, value).
+/// The value of the `Guardrail` dimension: every record is also counted under it, so one
+/// alarm watches every account of an organization (the `Account` dimension splits them).
+pub const ALL_ACCOUNTS: &str = "kms-guardrail";
+
+/// An EMF record at `timestamp_ms`, dimensioned by account and by [`ALL_ACCOUNTS`], with
+/// `values` (name, unit, value).
 fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Value {
     let metrics: Vec<Value> = values
         .iter()
@@ -21,11 +26,12 @@ fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Val
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [["Account"]],
+                "Dimensions": [["Account"], ["Guardrail"]],
                 "Metrics": metrics,
             }],
         },
         "Account": account,
+        "Guardrail": ALL_ACCOUNTS,
     });
     if let Some(members) = line.as_object_mut() {
         for (name, _, value) in values {
@@ -60,7 +66,14 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
 /// The EMF record for an account a sweep could not reach (its member role could not be
 /// assumed), at `timestamp_ms`.
 pub fn not_covered_emf(account: &str, timestamp_ms: u64) -> Value {
-    record(account, timestamp_ms, &[("NotCovered", "Count", 1)])
+    record(
+        account,
+        timestamp_ms,
+        &[
+            ("NotCovered", "Count", 1),
+            ("RemediationFailures", "Count", 1),
+        ],
+    )
 }
 
 /// The EMF record for one sweep run: the same counts as events (so alarms and dashboards
@@ -102,6 +115,7 @@ mod tests {
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert_eq!(v["_aws"]["Timestamp"], 5);
         assert_eq!(v["Account"], "111122223333");
+        assert_eq!(v["Guardrail"], ALL_ACCOUNTS);
         assert_eq!(
             (
                 &v["Evaluations"],

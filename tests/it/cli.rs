@@ -296,6 +296,9 @@ fn bad_arguments_are_one_line() {
         vec!["check", "--key-arn", "arn:aws:s3:::bucket", "p.json"],
         vec!["check"],
         vec!["frobnicate"],
+        vec!["sweep", "--account", "12345"],
+        vec!["sweep", "--region", "US_EAST_1"],
+        vec!["sweep", "--region", "arn:aws:kms"],
     ] {
         let o = run(&args, None);
         assert_eq!(code(&o), 2, "{args:?}");

@@ -501,3 +501,69 @@ async fn unreadable_aliases_hold_the_revert_when_aliases_are_exempt() {
         }
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_account_is_not_covered_and_alerted_once_an_hour() {
+    let g = guardrail(Mode::Enforce);
+    g.ports.keys.insert(KEY, PUBLIC);
+    let denied = || {
+        PortError::new(
+            ErrorClass::NotCovered,
+            "AccessDenied",
+            "the member role could not be assumed",
+        )
+    };
+    let mut alerted = Vec::new();
+    for (i, now) in [NOW, NOW + 60, NOW + 3599, NOW + 3601]
+        .into_iter()
+        .enumerate()
+    {
+        g.ports.keys.fail_next(Call::Describe, denied());
+        let out = g
+            .handle(&event("put-key-policy-public.json"), &rules(), now)
+            .await
+            .expect("not covered is an outcome, not an error to retry");
+        assert_eq!(out.status, Status::NotCovered, "{i}");
+        assert!(out.failed(), "a blind spot is never a pass");
+        assert!(
+            out.message.contains("111122223333 is not covered"),
+            "{}",
+            out.message
+        );
+        alerted.push(out.alerted);
+    }
+    assert_eq!(
+        alerted,
+        [true, false, false, true],
+        "one alert per account per hour"
+    );
+    let alerts = g.ports.alerts.sent();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[0].action, "not-covered");
+    assert_eq!(alerts[0].account.as_deref(), Some("111122223333"));
+    assert_eq!(
+        g.ports.keys.policy(KEY).as_deref(),
+        Some(PUBLIC),
+        "nothing written"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_member_role_is_the_guardrails_own_in_every_account() {
+    let mut g = guardrail(Mode::Enforce);
+    g.settings.member_role = Some("KmsGuardrailMember".to_owned());
+    g.ports.keys.insert(KEY, PUBLIC);
+    let mut e = event("put-key-policy-public.json");
+    e["detail"]["userIdentity"]["arn"] = Value::String(
+        "arn:aws:sts::111122223333:assumed-role/KmsGuardrailMember/kms-guardrail".to_owned(),
+    );
+    e["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        Value::String("arn:aws:iam::111122223333:role/KmsGuardrailMember".to_owned());
+    let out = g.handle(&e, &rules(), NOW).await.expect("handled");
+    assert_eq!(out.action, Action::Alerted);
+    assert_eq!(g.ports.keys.policy(KEY).as_deref(), Some(PUBLIC));
+    // and without organization mode, the same session is anyone's
+    g.settings.member_role = None;
+    let out = g.handle(&e, &rules(), NOW).await.expect("handled");
+    assert_eq!(out.action, Action::Reverted);
+}

@@ -9,6 +9,7 @@
 )]
 
 mod cli;
+mod coverage;
 mod events;
 mod faults;
 mod handler;

@@ -4,6 +4,7 @@
 //! time and reset moto first, so each starts from nothing. The sweep's tests are in
 //! `moto/sweep.rs`.
 
+mod org;
 mod sweep;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -129,18 +130,28 @@ async fn fresh() -> tokio::sync::MutexGuard<'static, ()> {
 }
 
 fn good_policy() -> String {
-    format!(
-        r#"{{"Version":"2012-10-17","Statement":[
-  {{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
-  {{"Sid":"App","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/App"}},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}}]}}"#
-    )
+    good_policy_in(ACCOUNT)
 }
 
 fn public_policy() -> String {
+    public_policy_in(ACCOUNT)
+}
+
+/// A compliant policy for a key of `account`: the account's root and an application role.
+fn good_policy_in(account: &str) -> String {
     format!(
         r#"{{"Version":"2012-10-17","Statement":[
-  {{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"kms:*","Resource":"*"}},
-  {{"Sid":"App","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/App"}},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}},
+  {{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}},
+  {{"Sid":"App","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:role/App"}},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}}]}}"#
+    )
+}
+
+/// [`good_policy_in`] plus decryption for anyone.
+fn public_policy_in(account: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+  {{"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}},
+  {{"Sid":"App","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:role/App"}},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}},
   {{"Sid":"backup","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"kms:Decrypt","Resource":"*"}}]}}"#
     )
 }
@@ -185,8 +196,13 @@ async fn policy_of(sdk: &SdkConfig, key: &str) -> String {
 
 /// A sample event from `events/`, retargeted at `key` in moto's account, carrying `policy`.
 fn event_for(sample: &str, key: &str, policy: &str) -> Value {
+    event_in(sample, ACCOUNT, key, policy)
+}
+
+/// A sample event from `events/`, retargeted at `key` in `account`, carrying `policy`.
+fn event_in(sample: &str, account: &str, key: &str, policy: &str) -> Value {
     let text = std::fs::read_to_string(root().join("events").join(sample)).expect("sample event");
-    let text = text.replace("111122223333", ACCOUNT).replace(
+    let text = text.replace("111122223333", account).replace(
         "1234abcd-12ab-34cd-56ef-1234567890ab",
         key.rsplit('/').next().expect("key id"),
     );

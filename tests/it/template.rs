@@ -10,7 +10,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 fn template() -> Value {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
+    load("template.yaml")
+}
+
+fn load(path: &str) -> Value {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
         .expect("template");
     serde_yaml_ng::from_str(&text).expect("template is YAML")
 }
@@ -52,6 +56,7 @@ fn the_function_is_the_lambda_binary_with_the_guardrails_environment() {
         "GUARDRAIL_ALERT_TOPIC_ARN",
         "GUARDRAIL_BASELINE_TABLE",
         "GUARDRAIL_ROLE_ARN",
+        "GUARDRAIL_MEMBER_ROLE",
         "RUST_LOG",
     ]
     .map(str::to_owned)
@@ -177,4 +182,150 @@ fn the_default_rules_document_is_accepted() {
         .replace("${ExposureAction}", "alert");
     let rules = RuleSet::from_document(&with_lists).expect("valid with lists");
     assert_eq!(rules.trusted_accounts.len(), 2);
+}
+
+/// The items under a `!If [condition, then, else]`.
+fn if_branches(v: &Value) -> (&str, &Value, &Value) {
+    let Value::Tagged(t) = v else {
+        panic!("not a tagged value: {v:?}")
+    };
+    assert_eq!(t.tag, "If");
+    let items = t.value.as_sequence().expect("!If takes a list");
+    (
+        items[0].as_str().expect("a condition"),
+        &items[1],
+        &items[2],
+    )
+}
+
+#[test]
+fn organization_mode_is_optional_and_scoped_to_the_organization() {
+    let t = template();
+    // The member role's name is passed on only in organization mode, and is one the
+    // function accepts.
+    let env = &t["Resources"]["GuardrailFunction"]["Properties"]["Environment"]["Variables"];
+    let (condition, then, _) = if_branches(&env["GUARDRAIL_MEMBER_ROLE"]);
+    assert_eq!(condition, "IsOrganization");
+    assert_eq!(strings(then), ["MemberRoleName"]);
+    let name = t["Parameters"]["MemberRoleName"]["Default"]
+        .as_str()
+        .expect("a default");
+    let config = Config::from_env(|k| (k == "GUARDRAIL_MEMBER_ROLE").then(|| name.to_owned()))
+        .expect("the default member role name is valid");
+    assert_eq!(config.member_role.as_deref(), Some(name));
+    // The function may assume that role only, only in the organization's accounts.
+    let statements = t["Resources"]["GuardrailFunctionRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    let (condition, assume, _) = statements
+        .iter()
+        .find(|s| matches!(s, Value::Tagged(_)))
+        .map(if_branches)
+        .expect("a conditional statement");
+    assert_eq!(condition, "IsOrganization");
+    assert_eq!(strings(&assume["Action"]), ["sts:AssumeRole"]);
+    assert!(strings(&assume["Resource"])[0].ends_with(":role/${MemberRoleName}"));
+    assert_eq!(
+        strings(&assume["Condition"]["StringEquals"]["aws:ResourceOrgID"]),
+        ["OrganizationId"]
+    );
+    // The hub bus takes events from the organization only, and its rule invokes the function.
+    let policy = &t["Resources"]["HubEventBusPolicy"]["Properties"]["Statement"];
+    assert_eq!(strings(&policy["Action"]), ["events:PutEvents"]);
+    assert_eq!(
+        strings(&policy["Condition"]["StringEquals"]["aws:PrincipalOrgID"]),
+        ["OrganizationId"]
+    );
+    for resource in [
+        "HubEventBus",
+        "HubEventBusPolicy",
+        "HubRule",
+        "HubRulePermission",
+    ] {
+        assert_eq!(
+            t["Resources"][resource]["Condition"], "IsOrganization",
+            "{resource}"
+        );
+    }
+    assert_eq!(
+        strings(&t["Resources"]["HubRule"]["Properties"]["Targets"][0]["Arn"]),
+        ["GuardrailFunction.Arn"]
+    );
+}
+
+#[test]
+fn the_hub_rule_and_the_member_forwarding_rule_match_what_the_default_rule_matches() {
+    let t = template();
+    let own = &t["Resources"]["GuardrailFunction"]["Properties"]["Events"]["KeyPolicyChanges"]["Properties"]
+        ["Pattern"];
+    assert_eq!(
+        &t["Resources"]["HubRule"]["Properties"]["EventPattern"],
+        own
+    );
+    let forwarding = load("deploy/member-forwarding.yaml");
+    let rule = &forwarding["Resources"]["ForwardKeyPolicyEvents"]["Properties"];
+    assert_eq!(&rule["EventPattern"], own);
+    assert_eq!(strings(&rule["Targets"][0]["Arn"]), ["HubEventBusArn"]);
+    // The forwarding role may put events on the hub bus and do nothing else.
+    let role = &forwarding["Resources"]["ForwardingRole"]["Properties"];
+    let allowed = &role["Policies"][0]["PolicyDocument"]["Statement"];
+    assert_eq!(allowed.as_sequence().map(Vec::len), Some(1));
+    assert_eq!(strings(&allowed[0]["Action"]), ["events:PutEvents"]);
+    assert_eq!(strings(&allowed[0]["Resource"]), ["HubEventBusArn"]);
+}
+
+#[test]
+fn the_member_role_trusts_only_the_hub_and_holds_least_privilege() {
+    let member = load("deploy/member-role.yaml");
+    let hub = template();
+    assert_eq!(
+        member["Parameters"]["MemberRoleName"]["Default"],
+        hub["Parameters"]["MemberRoleName"]["Default"]
+    );
+    let role = &member["Resources"]["MemberRole"]["Properties"];
+    assert_eq!(strings(&role["RoleName"]), ["MemberRoleName"]);
+    let trust = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("trust");
+    assert_eq!(trust.len(), 1);
+    assert_eq!(
+        strings(&trust[0]["Principal"]["AWS"]),
+        ["HubFunctionRoleArns"]
+    );
+    assert_eq!(strings(&trust[0]["Action"]), ["sts:AssumeRole"]);
+    let actions: BTreeSet<String> = role["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements")
+        .iter()
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    let expected: BTreeSet<String> = [
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:PutKeyPolicy",
+        "kms:ListKeys",
+        "kms:ListAliases",
+        "kms:ListGrants",
+        "kms:RevokeGrant",
+        "securityhub:BatchImportFindings",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(actions, expected);
+}
+
+#[test]
+fn one_alarm_watches_every_accounts_failures() {
+    let t = template();
+    let alarm = &t["Resources"]["RemediationFailuresAlarm"]["Properties"];
+    assert_eq!(
+        alarm["Namespace"],
+        kms_guardrail::guardrail::metrics::NAMESPACE
+    );
+    assert_eq!(alarm["Dimensions"][0]["Name"], "Guardrail");
+    assert_eq!(
+        alarm["Dimensions"][0]["Value"],
+        kms_guardrail::guardrail::metrics::ALL_ACCOUNTS
+    );
 }
