@@ -92,6 +92,33 @@ pub struct Normalized<'a> {
     pub grants: Vec<Grant<'a>>,
     /// One entry per statement.
     pub statements: Vec<StatementFacts<'a>>,
+    /// What each statement comes to in any view, kept so another view reuses it.
+    prepared: Vec<Prepared<'a>>,
+}
+
+impl<'a> Normalized<'a> {
+    /// The effective grants of `policy` (the one normalized) of the actions in `only`, for
+    /// the requests `view` names, reusing the per-statement work (actions, principals,
+    /// resource) already done. Statements with none of those actions are passed over.
+    pub fn grants_in(
+        &self,
+        policy: &'a Policy<'_>,
+        ctx: &KeyContext,
+        view: View,
+        only: ActionSet,
+    ) -> Vec<Grant<'a>> {
+        grants_for(policy, ctx, view, &self.prepared, only)
+    }
+}
+
+/// What a statement comes to whatever the request: its key actions, whether it applies to
+/// the key, its principals, and whether it has any effect at all.
+#[derive(Debug, Clone, PartialEq)]
+struct Prepared<'a> {
+    actions: ActionSet,
+    applies: Applies,
+    principals: Vec<(Principal<'a>, &'a str)>,
+    live: bool,
 }
 
 /// Whether a `Resource` element applies to the key.
@@ -131,34 +158,62 @@ pub fn has_request_only_conditions(policy: &Policy<'_>) -> bool {
 
 /// Normalizes `policy` for the key described by `ctx`, for the requests `view` names.
 pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -> Normalized<'a> {
-    let mut grants = Vec::new();
     let mut statements = Vec::with_capacity(policy.statements.len());
-    let mut denies = Vec::new();
+    let mut prepared = Vec::with_capacity(policy.statements.len());
     for statement in &policy.statements {
         let mut facts = StatementFacts::default();
         let actions = statement_actions(statement, &mut facts);
         let applies = statement_applies(statement, ctx, &mut facts);
         let principals = statement_principals(statement, ctx, &mut facts);
-        let live = facts.ineffective.is_none();
+        prepared.push(Prepared {
+            actions,
+            applies,
+            principals,
+            live: facts.ineffective.is_none(),
+        });
+        statements.push(facts);
+    }
+    Normalized {
+        grants: grants_for(policy, ctx, view, &prepared, ActionSet::ALL),
+        statements,
+        prepared,
+    }
+}
+
+/// The effective grants of `policy`'s `prepared` statements of the actions in `only`, in
+/// `view`: each Allow's grants, less what the Denies take away.
+fn grants_for<'a>(
+    policy: &'a Policy<'_>,
+    ctx: &KeyContext,
+    view: View,
+    prepared: &[Prepared<'a>],
+    only: ActionSet,
+) -> Vec<Grant<'a>> {
+    let mut grants = Vec::new();
+    let mut denies = Vec::new();
+    for (statement, p) in policy.statements.iter().zip(prepared) {
+        let actions = p.actions.intersection(only);
+        if !p.live || actions.is_empty() {
+            continue;
+        }
         let holds = conditions_hold(statement, view);
         match statement.effect {
-            Effect::Allow if live && holds != Holds::Never => {
-                allow_grants(statement, actions, principals, &mut grants);
+            Effect::Allow if holds != Holds::Never => {
+                allow_grants(statement, actions, &p.principals, &mut grants);
             }
             // Only a Deny that certainly applies to this key takes anything away.
-            Effect::Deny if live && applies == Applies::Yes && holds != Holds::Never => {
+            Effect::Deny if p.applies == Applies::Yes && holds != Holds::Never => {
                 denies.push((statement, actions, holds == Holds::Always));
             }
             _ => {}
         }
-        statements.push(facts);
     }
     for (deny, actions, unconditional) in denies {
         apply_deny(deny, actions, unconditional, ctx, &mut grants);
     }
     grants.retain(|g| !g.actions.is_empty());
     grants.sort_by_key(|g| g.statement);
-    Normalized { grants, statements }
+    grants
 }
 
 /// What the conditions on request-only keys of a statement come to, in a view.
@@ -341,7 +396,7 @@ fn statement_principals<'a>(
 fn allow_grants<'a>(
     statement: &'a Statement<'_>,
     actions: ActionSet,
-    principals: Vec<(Principal<'a>, &'a str)>,
+    principals: &[(Principal<'a>, &'a str)],
     grants: &mut Vec<Grant<'a>>,
 ) {
     let mut clauses = Vec::new();
@@ -374,7 +429,7 @@ fn allow_grants<'a>(
         return;
     }
     for (principal, written) in principals {
-        grants.push(grant(principal, written));
+        grants.push(grant(*principal, written));
     }
 }
 
@@ -428,6 +483,10 @@ fn apply_deny<'a>(
         } else {
             continue;
         };
+        // Already confined to the callers inside the cap: the Deny changes nothing.
+        if cap.is_some_and(|cap| grant.clauses.contains(cap)) {
+            continue;
+        }
         grant.actions = grant.actions.difference(hit);
         if let Some(cap) = cap {
             // The Deny leaves exactly the callers inside the cap for these actions.
