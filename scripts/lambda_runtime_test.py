@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from emulator import PUBLIC, ROOT, SANE, Moto, event, free_port, sids, wait_http
+from emulator import ACCOUNT, PUBLIC, ROOT, SANE, Moto, event, free_port, sids, wait_http
 
 FUNCTION = "guardrail-lambda"
 results = []
@@ -38,6 +38,63 @@ def invoke(port, path):
     if run.returncode != 0:
         return None, run.stderr.strip()
     return json.loads(run.stdout), ""
+
+
+def lambda_env(env, api_port):
+    """`env` plus what the Lambda service gives a function's process."""
+    return {**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api_port}", "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST"}
+
+
+def measure_events(env, events, binary=ROOT / "target" / "release" / FUNCTION):
+    """Runs `binary` as Lambda does, against a local runtime API that hands it `events` one
+    after the other; returns each event's latency in milliseconds (from handing it out to
+    receiving its response) and each response."""
+    import http.server
+    import queue
+    import threading
+
+    pending = list(events)
+    responses = queue.Queue()
+    handed = {}
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if not pending:
+                time.sleep(30)
+                return
+            body = json.dumps(pending.pop(0)).encode()
+            request_id = f"r{len(events) - len(pending)}"
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{FUNCTION}")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            handed[request_id] = time.monotonic()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            took = time.monotonic() - handed[self.path.split("/")[-2]]
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            responses.put((took * 1000, json.loads(body or b"null")))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc = subprocess.Popen([str(binary)], env=lambda_env(env, server.server_port),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return [responses.get(timeout=60) for _ in events]
+    finally:
+        proc.kill()
+        proc.wait()
+        server.shutdown()
 
 
 def measure_init(env, binary=ROOT / "target" / "debug" / FUNCTION):
@@ -60,9 +117,7 @@ def measure_init(env, binary=ROOT / "target" / "debug" / FUNCTION):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     start = time.monotonic()
-    proc = subprocess.Popen([str(binary)], env={**env, "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_port}",
-                                                "AWS_LAMBDA_FUNCTION_NAME": FUNCTION, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
-                                                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST"},
+    proc = subprocess.Popen([str(binary)], env=lambda_env(env, server.server_port),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     arrived.wait(timeout=30)
     ready_ms = (time.monotonic() - start) * 1000
@@ -116,7 +171,8 @@ def main():
             check("the key holds its last known-good policy again", sids(now) == sids(json.dumps(SANE)), now)
             alerts = moto.alerts(queue)
             check("the alert was published with its attributes",
-                  any(a == {"severity": "critical", "action": "reverted"} for _, a, _ in alerts), str(alerts))
+                  any(a == {"severity": "critical", "action": "reverted", "account": ACCOUNT} for _, a, _ in alerts),
+                  str(alerts))
 
             kms.put_key_policy(KeyId=key["KeyId"], PolicyName="default", Policy=json.dumps(PUBLIC))
             out, err = send("put-key-policy-by-guardrail.json", PUBLIC)
