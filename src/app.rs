@@ -373,7 +373,10 @@ impl App {
             let line = metrics::sweep_emf(
                 run,
                 report.run_duration_ms,
-                account,
+                metrics::Location {
+                    account,
+                    region: &sweeper.settings.region,
+                },
                 now_secs().saturating_mul(1000),
             );
             self.print_metrics(&line);
@@ -397,9 +400,9 @@ impl App {
             .unwrap_or_default()
             .to_owned();
         let intake = event::read(input);
-        let key_arn = match &intake {
-            Ok(Intake::Handle(e)) => e.key_arn.clone(),
-            _ => String::new(),
+        let (key_arn, region) = match &intake {
+            Ok(Intake::Handle(e)) => (e.key_arn.clone(), e.region.clone()),
+            _ => (String::new(), String::new()),
         };
         let span = tracing::info_span!("event", event_id = %event_id, key_arn = %key_arn);
         let _entered = span.enter();
@@ -430,7 +433,10 @@ impl App {
                     .map_or("", |a| a.account);
                 let line = metrics::emf(
                     &outcome,
-                    account,
+                    metrics::Location {
+                        account,
+                        region: &region,
+                    },
                     u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
                 );
                 self.print_metrics(&line);

@@ -300,7 +300,10 @@ impl App {
                 {
                     tracing::warn!(account = %unit.account, region = %unit.region, error = %e, "account not covered");
                     self.print_metrics(&metrics::not_covered_emf(
-                        &unit.account,
+                        metrics::Location {
+                            account: &unit.account,
+                            region: &unit.region,
+                        },
                         now_secs().saturating_mul(1000),
                     ));
                     summary.not_covered.push(UnitProblem {

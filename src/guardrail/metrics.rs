@@ -14,9 +14,20 @@ pub const NAMESPACE: &str = "KmsGuardrail";
 /// alarm watches every account of an organization (the `Account` dimension splits them).
 pub const ALL_ACCOUNTS: &str = "kms-guardrail";
 
+/// Where the keys a record counts live: the account is a dimension, the region a property
+/// (searchable in the log line; a dimension per region would multiply the metrics an
+/// organization pays for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location<'a> {
+    /// The keys' account.
+    pub account: &'a str,
+    /// The keys' region.
+    pub region: &'a str,
+}
+
 /// An EMF record at `timestamp_ms`, dimensioned by account and by [`ALL_ACCOUNTS`], with
 /// `values` (name, unit, value).
-fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Value {
+fn record(at: Location<'_>, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Value {
     let metrics: Vec<Value> = values
         .iter()
         .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
@@ -30,7 +41,8 @@ fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Val
                 "Metrics": metrics,
             }],
         },
-        "Account": account,
+        "Account": at.account,
+        "Region": at.region,
         "Guardrail": ALL_ACCOUNTS,
     });
     if let Some(members) = line.as_object_mut() {
@@ -41,13 +53,13 @@ fn record(account: &str, timestamp_ms: u64, values: &[(&str, &str, u64)]) -> Val
     line
 }
 
-/// The EMF record for one outcome, at `timestamp_ms`, dimensioned by account.
-pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
+/// The EMF record for one outcome, at `timestamp_ms`, for the key's location `at`.
+pub fn emf(out: &Outcome, at: Location<'_>, timestamp_ms: u64) -> Value {
     let evaluated = matches!(out.status, Status::Compliant | Status::Violating);
     let violating = out.status == Status::Violating;
     let remediated = out.action == Action::Reverted;
     record(
-        account,
+        at,
         timestamp_ms,
         &[
             ("Evaluations", "Count", u64::from(evaluated)),
@@ -65,9 +77,9 @@ pub fn emf(out: &Outcome, account: &str, timestamp_ms: u64) -> Value {
 
 /// The EMF record for an account a sweep could not reach (its member role could not be
 /// assumed), at `timestamp_ms`.
-pub fn not_covered_emf(account: &str, timestamp_ms: u64) -> Value {
+pub fn not_covered_emf(at: Location<'_>, timestamp_ms: u64) -> Value {
     record(
-        account,
+        at,
         timestamp_ms,
         &[
             ("NotCovered", "Count", 1),
@@ -78,9 +90,9 @@ pub fn not_covered_emf(account: &str, timestamp_ms: u64) -> Value {
 
 /// The EMF record for one sweep run: the same counts as events (so alarms and dashboards
 /// see both), plus the keys it saw and skipped and its duration.
-pub fn sweep_emf(run: &Counts, duration_ms: u64, account: &str, timestamp_ms: u64) -> Value {
+pub fn sweep_emf(run: &Counts, duration_ms: u64, at: Location<'_>, timestamp_ms: u64) -> Value {
     record(
-        account,
+        at,
         timestamp_ms,
         &[
             ("Evaluations", "Count", run.compliant + run.violating),
@@ -98,6 +110,11 @@ pub fn sweep_emf(run: &Counts, duration_ms: u64, account: &str, timestamp_ms: u6
 mod tests {
     use super::*;
 
+    const HERE: Location<'static> = Location {
+        account: "111122223333",
+        region: "us-east-1",
+    };
+
     fn outcome(status: Status, action: Action) -> Outcome {
         Outcome {
             action,
@@ -109,13 +126,17 @@ mod tests {
     fn counts_follow_the_outcome() {
         let v = emf(
             &outcome(Status::Violating, Action::Reverted),
-            "111122223333",
+            Location {
+                account: "111122223333",
+                region: "eu-west-1",
+            },
             5,
         );
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert_eq!(v["_aws"]["Timestamp"], 5);
         assert_eq!(v["Account"], "111122223333");
         assert_eq!(v["Guardrail"], ALL_ACCOUNTS);
+        assert_eq!(v["Region"], "eu-west-1");
         assert_eq!(
             (
                 &v["Evaluations"],
@@ -125,12 +146,12 @@ mod tests {
             ),
             (&json!(1), &json!(1), &json!(1), &json!(0))
         );
-        let failed = emf(&outcome(Status::Violating, Action::RevertFailed), "a", 0);
+        let failed = emf(&outcome(Status::Violating, Action::RevertFailed), HERE, 0);
         assert_eq!(
             (&failed["Remediations"], &failed["RemediationFailures"]),
             (&json!(0), &json!(1))
         );
-        let ignored = emf(&outcome(Status::Ignored, Action::None), "a", 0);
+        let ignored = emf(&outcome(Status::Ignored, Action::None), HERE, 0);
         assert_eq!(ignored["Evaluations"], 0);
     }
 
@@ -143,7 +164,7 @@ mod tests {
             skip: Some(super::super::Skip::AwsManaged),
             ..outcome(Status::Skipped, Action::None)
         });
-        let v = sweep_emf(&run, 1234, "111122223333", 9);
+        let v = sweep_emf(&run, 1234, HERE, 9);
         let names: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .expect("metrics")
