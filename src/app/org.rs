@@ -10,6 +10,8 @@ use crate::guardrail::ports::{Alert, Alerts, ErrorClass, PortError, Ports};
 use crate::guardrail::{Mode, Outcome, metrics, now_secs};
 use crate::sweep::{Counts, Failure, Limits, NAMED, Request, Summary, SweepError};
 use aws_sdk_organizations::types::AccountStatus;
+use engine::rules::RuleSet;
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -32,6 +34,18 @@ pub struct Unit {
     pub account: String,
     /// The region.
     pub region: String,
+}
+
+/// What sweeping one unit came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "result")]
+pub enum UnitResult {
+    /// Swept to the end.
+    Swept(Box<Summary>),
+    /// Its account could not be reached (the member role could not be assumed).
+    NotCovered(UnitProblem),
+    /// It failed for another reason.
+    Failed(UnitProblem),
 }
 
 /// A unit the sweep could not finish: not covered, or failed.
@@ -96,6 +110,15 @@ impl OrgSummary {
             || self.totals.failed > 0
             || !self.not_covered.is_empty()
             || !self.failed_units.is_empty()
+    }
+
+    /// Adds one unit's result.
+    pub fn record(&mut self, unit: &Unit, result: UnitResult) {
+        match result {
+            UnitResult::Swept(summary) => self.add(unit, *summary),
+            UnitResult::NotCovered(problem) => self.not_covered.push(problem),
+            UnitResult::Failed(problem) => self.failed_units.push(problem),
+        }
     }
 
     fn add(&mut self, unit: &Unit, summary: Summary) {
@@ -260,64 +283,40 @@ impl App {
             .collect())
     }
 
-    /// Sweeps every unit to the end as the sweep `id` (no checkpoint), one after the other,
-    /// then publishes one summary alert when anything needs attention. `on_key` sees every
-    /// key's outcome.
+    /// Sweeps every unit to the end as the sweep `id` (no checkpoint), `parallel` units at a
+    /// time (each paced on its own: quotas are per account and region), then publishes one
+    /// summary alert when anything needs attention. `on_key` sees every key's outcome.
     pub async fn sweep_units(
         &self,
         id: &str,
         units: &[Unit],
+        parallel: usize,
         on_key: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<OrgSummary, OrgSweepError> {
         let rules = self.rules().await?;
         let own = self.own_account().await?;
-        let mut summary = OrgSummary::new(id, self.config.mode, units.len());
-        for unit in units {
-            let account = (unit.account != own).then(|| unit.account.clone());
-            let unit_sweeper = sweeper(
-                &self.config,
-                &self.sdk,
-                self.members.clone(),
-                account,
-                unit.region.clone(),
-                false,
-            );
-            let request = Request::Once { id: id.to_owned() };
-            let result = self
-                .run_sweep(&unit_sweeper, &request, &rules, Limits::default(), on_key)
-                .await;
-            match result {
-                Ok(report) => {
-                    if let Some(mut unit_summary) = report.summary {
-                        unit_summary
-                            .account
-                            .get_or_insert_with(|| unit.account.clone());
-                        summary.add(unit, unit_summary);
+        let on_key = std::sync::Mutex::new(on_key);
+        let mut results: Vec<(usize, UnitResult)> =
+            futures_util::stream::iter(units.iter().enumerate())
+                .map(|(i, unit)| {
+                    let (rules, own, on_key) = (&rules, own.as_str(), &on_key);
+                    async move {
+                        let mut shared = |out: &Outcome| {
+                            let mut f = on_key
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner);
+                            (*f)(out);
+                        };
+                        (i, self.sweep_unit(id, unit, own, rules, &mut shared).await)
                     }
-                }
-                Err(InvokeError::Sweep(SweepError::List(e)))
-                    if e.class == ErrorClass::NotCovered =>
-                {
-                    tracing::warn!(account = %unit.account, region = %unit.region, error = %e, "account not covered");
-                    self.print_metrics(&metrics::not_covered_emf(
-                        metrics::Location {
-                            account: &unit.account,
-                            region: &unit.region,
-                        },
-                        now_secs().saturating_mul(1000),
-                    ));
-                    summary.not_covered.push(UnitProblem {
-                        account: unit.account.clone(),
-                        region: unit.region.clone(),
-                        reason: e.to_string(),
-                    });
-                }
-                Err(e) => summary.failed_units.push(UnitProblem {
-                    account: unit.account.clone(),
-                    region: unit.region.clone(),
-                    reason: e.to_string(),
-                }),
-            }
+                })
+                .buffer_unordered(parallel.max(1))
+                .collect()
+                .await;
+        results.sort_by_key(|(i, _)| *i);
+        let mut summary = OrgSummary::new(id, self.config.mode, units.len());
+        for ((_, result), unit) in results.into_iter().zip(units) {
+            summary.record(unit, result);
         }
         if summary.needs_attention() {
             let alert = summary.alert();
@@ -332,5 +331,57 @@ impl App {
             }
         }
         Ok(summary)
+    }
+
+    /// Sweeps one unit to the end: its summary, or why it is not covered or failed.
+    async fn sweep_unit(
+        &self,
+        id: &str,
+        unit: &Unit,
+        own: &str,
+        rules: &RuleSet,
+        on_key: &mut (dyn FnMut(&Outcome) + Send),
+    ) -> UnitResult {
+        let account = (unit.account != own).then(|| unit.account.clone());
+        let unit_sweeper = sweeper(
+            &self.config,
+            &self.sdk,
+            self.members.clone(),
+            account,
+            unit.region.clone(),
+            false,
+        );
+        let request = Request::Once { id: id.to_owned() };
+        let result = self
+            .run_sweep(&unit_sweeper, &request, rules, Limits::default(), on_key)
+            .await;
+        let problem = |reason: String| UnitProblem {
+            account: unit.account.clone(),
+            region: unit.region.clone(),
+            reason,
+        };
+        match result {
+            Ok(report) => match report.summary {
+                Some(mut unit_summary) => {
+                    unit_summary
+                        .account
+                        .get_or_insert_with(|| unit.account.clone());
+                    UnitResult::Swept(Box::new(unit_summary))
+                }
+                None => UnitResult::Failed(problem("the sweep produced no summary".to_owned())),
+            },
+            Err(InvokeError::Sweep(SweepError::List(e))) if e.class == ErrorClass::NotCovered => {
+                tracing::warn!(account = %unit.account, region = %unit.region, error = %e, "account not covered");
+                self.print_metrics(&metrics::not_covered_emf(
+                    metrics::Location {
+                        account: &unit.account,
+                        region: &unit.region,
+                    },
+                    now_secs().saturating_mul(1000),
+                ));
+                UnitResult::NotCovered(problem(e.to_string()))
+            }
+            Err(e) => UnitResult::Failed(problem(e.to_string())),
+        }
     }
 }

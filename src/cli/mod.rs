@@ -85,6 +85,10 @@ struct SweepArgs {
     /// Sweep every active account of the organization (AWS Organizations ListAccounts).
     #[arg(long)]
     organization: bool,
+    /// With --account/--region/--organization: how many account-regions are swept at once
+    /// (each paced under its own quotas), 1–64.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
 }
 
 #[derive(clap::Args)]
@@ -466,7 +470,7 @@ fn sweep(args: SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exi
             if many {
                 let units = app.units(&scope).await.map_err(|e| e.to_string())?;
                 let summary = app
-                    .sweep_units(&id, &units, &mut progress)
+                    .sweep_units(&id, &units, usize::from(args.parallel), &mut progress)
                     .await
                     .map_err(|e| e.to_string())?;
                 let exit = if summary.totals.failed > 0

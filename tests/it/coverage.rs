@@ -118,7 +118,7 @@ async fn a_refused_member_role_is_not_covered_after_one_sts_call_and_no_kms_call
         region: "us-east-1".to_owned(),
     }];
     let summary = app
-        .sweep_units("s-1", &units, &mut |_| {})
+        .sweep_units("s-1", &units, 2, &mut |_| {})
         .await
         .expect("a summary");
     assert_eq!(summary.not_covered.len(), 1, "{summary:?}");

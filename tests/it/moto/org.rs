@@ -187,7 +187,7 @@ async fn a_sweep_of_many_accounts_and_regions_reverts_keys_in_each() {
     let units = app.units(&scope).await.expect("units");
     assert_eq!(units.len(), 6);
     let summary = app
-        .sweep_units("org-test", &units, &mut |_| {})
+        .sweep_units("org-test", &units, 4, &mut |_| {})
         .await
         .expect("the sweep runs");
 
@@ -263,7 +263,7 @@ async fn organization_covers_the_organizations_active_accounts() {
         assert!(accounts.contains(&account), "{account} in {accounts:?}");
     }
     let summary = app
-        .sweep_units("org-test", &units, &mut |_| {})
+        .sweep_units("org-test", &units, 4, &mut |_| {})
         .await
         .expect("the sweep runs");
     assert_eq!(summary.totals.remediated, 2, "{summary:?}");
