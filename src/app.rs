@@ -5,6 +5,7 @@
 //! In organization mode (`GUARDRAIL_MEMBER_ROLE`) keys of other accounts are reached
 //! through their member role, and a sweep may cover many accounts and regions ([`org`]).
 
+pub mod fanout;
 pub mod org;
 
 use crate::aws::dynamodb::DynamoBaselines;
@@ -14,7 +15,7 @@ use crate::aws::sns::SnsAlerts;
 use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
 use crate::event::{self, Intake};
-use crate::guardrail::ports::{Adapters, PortError};
+use crate::guardrail::ports::{Adapters, Checkpoints, PortError};
 use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, Status, metrics, now_secs};
 use crate::sweep::pace::{Paced, Pacing};
 use crate::sweep::{Limits, Request, RunReport, SweepError, SweepSettings, Sweeper};
@@ -67,6 +68,9 @@ pub enum InvokeError {
     /// A sweep run failed.
     #[error(transparent)]
     Sweep(#[from] SweepError),
+    /// The organization sweep could not be started or worked.
+    #[error("{0}")]
+    Fanout(String),
 }
 
 impl InvokeError {
@@ -76,6 +80,7 @@ impl InvokeError {
             InvokeError::Handler(h) => h.error_type(),
             InvokeError::Rules(_) => "RulesUnavailable",
             InvokeError::Sweep(s) => s.error_type(),
+            InvokeError::Fanout(_) => "OrganizationSweepFailed",
         }
     }
 }
@@ -107,6 +112,10 @@ pub enum Response {
     Event(Outcome),
     /// A sweep run's report.
     Sweep(RunReport),
+    /// The organization sweep's start.
+    Coordinated(crate::sweep::org::fanout::Coordinated),
+    /// The queue's messages that must be delivered again.
+    Batch(fanout::BatchResponse),
 }
 
 /// The guardrail's ports over the SDK: KMS `K`, the topic and the table when configured.
@@ -117,7 +126,7 @@ pub type AwsPorts<K> =
 #[derive(Debug)]
 pub struct App {
     guardrail: Guardrail<AwsPorts<KmsKeyPolicies>>,
-    sweeper: Sweeper<AwsPorts<Paced<KmsKeyPolicies>>>,
+    sweeper: Sweeper<SweepPorts<Option<DynamoBaselines>>>,
     rules: Rules,
     metrics: MetricsOut,
     config: Config,
@@ -126,24 +135,36 @@ pub struct App {
     members: Option<Arc<MemberAccess>>,
 }
 
-/// The guardrail's ports over the SDK, as `config` names them, with `keys` for KMS.
-fn ports<K>(config: &Config, sdk: &SdkConfig, keys: K) -> AwsPorts<K> {
-    let table = || {
-        config
-            .baseline_table
-            .as_ref()
-            .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()))
-    };
+/// The baseline table, when `config` names one.
+fn table(config: &Config, sdk: &SdkConfig) -> Option<DynamoBaselines> {
+    config
+        .baseline_table
+        .as_ref()
+        .map(|table| DynamoBaselines::new(aws_sdk_dynamodb::Client::new(sdk), table.clone()))
+}
+
+/// The guardrail's ports over the SDK, as `config` names them, with `keys` for KMS and
+/// `checkpoints` for a sweep's place.
+fn ports<K, C>(
+    config: &Config,
+    sdk: &SdkConfig,
+    keys: K,
+    checkpoints: C,
+) -> Adapters<K, Option<SnsAlerts>, Option<DynamoBaselines>, C> {
     Adapters {
         keys,
         alerts: config
             .topic_arn
             .as_ref()
             .map(|topic| SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone())),
-        baselines: table(),
-        checkpoints: table(),
+        baselines: table(config, sdk),
+        checkpoints,
     }
 }
+
+/// A sweep's ports: KMS paced, the topic, the table, and `C` for checkpoints.
+pub type SweepPorts<C> =
+    Adapters<Paced<KmsKeyPolicies>, Option<SnsAlerts>, Option<DynamoBaselines>, C>;
 
 /// The SDK configuration: the standard chain (region, credentials, `AWS_ENDPOINT_URL`) with
 /// adaptive retries, which back off and pace requests on throttling — PutKeyPolicy's quota
@@ -175,15 +196,16 @@ fn settings(config: &Config) -> Settings {
 
 /// A sweep of `account` (`None`: the guardrail's own) in `region`, paced under the share
 /// of that account's quotas `config` names (quotas are per account and region, so every
-/// sweep unit has its own pacer).
-fn sweeper(
+/// sweep unit has its own pacer), keeping its place in `checkpoints`.
+fn sweeper<C>(
     config: &Config,
     sdk: &SdkConfig,
     members: Option<Arc<MemberAccess>>,
     account: Option<String>,
     region: String,
     alert_summary: bool,
-) -> Sweeper<AwsPorts<Paced<KmsKeyPolicies>>> {
+    checkpoints: C,
+) -> Sweeper<SweepPorts<C>> {
     let pacing = Pacing::share(
         f64::from(config.sweep_quota_percent),
         config.sweep_concurrency,
@@ -192,7 +214,7 @@ fn sweeper(
     let keys = KmsKeyPolicies::with_members(&single_attempt(sdk), members, account.clone());
     Sweeper {
         guardrail: Guardrail {
-            ports: ports(config, sdk, Paced::new(keys, pacing)),
+            ports: ports(config, sdk, Paced::new(keys, pacing), checkpoints),
             settings: settings(config),
         },
         settings: SweepSettings {
@@ -247,11 +269,20 @@ impl App {
                 &config,
                 sdk,
                 KmsKeyPolicies::with_members(sdk, members.clone(), None),
+                table(&config, sdk),
             ),
             settings: settings(&config),
         };
         let region = sdk.region().map(ToString::to_string).unwrap_or_default();
-        let sweeper = sweeper(&config, sdk, members.clone(), None, region, true);
+        let sweeper = sweeper(
+            &config,
+            sdk,
+            members.clone(),
+            None,
+            region,
+            true,
+            table(&config, sdk),
+        );
         Ok(App {
             guardrail,
             sweeper,
@@ -265,20 +296,31 @@ impl App {
 
     /// Handles one Lambda input: a sweep request (from the schedule) or an event. The
     /// sweep stops launching keys at `deadline`.
-    pub async fn handle(
-        &self,
-        input: &Value,
-        deadline: Option<Instant>,
-    ) -> Result<Response, InvokeError> {
+    pub async fn handle(&self, input: &Value, limits: Limits) -> Result<Response, InvokeError> {
+        if let Some(messages) = fanout::sqs_messages(input) {
+            let messages = messages.map_err(|e| {
+                tracing::error!(error = %e, "not handled");
+                InvokeError::Fanout(e)
+            })?;
+            return Ok(Response::Batch(self.work(&messages, limits).await?));
+        }
         match Request::from_input(input) {
             Some(request) => {
                 let request = request.inspect_err(|e| {
                     tracing::error!(error = %e, error_type = e.error_type(), "not handled");
                 })?;
-                let limits = Limits {
-                    deadline,
-                    max_keys: None,
-                };
+                // With a queue, the schedule's start fans the organization out; its workers
+                // carry their own continuations, so there is nothing to resume here.
+                if self.config.fanout.is_some() {
+                    return match &request {
+                        Request::Start { id } => {
+                            Ok(Response::Coordinated(self.coordinate(id).await?))
+                        }
+                        _ => Ok(Response::Sweep(RunReport::nothing_to_do(
+                            "the organization sweep's workers continue themselves",
+                        ))),
+                    };
+                }
                 Ok(Response::Sweep(
                     self.sweep(&request, limits, &mut |_| {}).await?,
                 ))
@@ -309,9 +351,9 @@ impl App {
     }
 
     /// Runs `sweeper` as [`App::sweep`] describes.
-    async fn run_sweep(
+    async fn run_sweep<C: Checkpoints + Sync>(
         &self,
-        sweeper: &Sweeper<AwsPorts<Paced<KmsKeyPolicies>>>,
+        sweeper: &Sweeper<SweepPorts<C>>,
         request: &Request,
         rules: &RuleSet,
         limits: Limits,

@@ -2,7 +2,7 @@
 //! start-up: an invalid value fails loudly, naming the variable.
 
 use crate::guardrail::Mode;
-use engine::arn::Arn;
+use engine::arn::{Arn, is_account_id};
 use std::path::PathBuf;
 
 /// Where the rules document comes from.
@@ -38,6 +38,24 @@ pub struct Config {
     /// `GUARDRAIL_SWEEP_CONCURRENCY`: the sweep's KMS calls in flight at most, 1–64
     /// (default 8).
     pub sweep_concurrency: usize,
+    /// The organization sweep on a queue (organization mode), when configured.
+    pub fanout: Option<Fanout>,
+}
+
+/// The organization sweep fanned out on SQS: the scheduled start coordinates, the queue's
+/// workers sweep one account-region each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fanout {
+    /// `GUARDRAIL_SWEEP_QUEUE_URL`: the queue of units.
+    pub queue_url: String,
+    /// `GUARDRAIL_ACCOUNTS`: the accounts to sweep (comma-separated); empty: every active
+    /// account of the organization (AWS Organizations).
+    pub accounts: Vec<String>,
+    /// `GUARDRAIL_REGIONS`: the regions to sweep (comma-separated); empty: the function's.
+    pub regions: Vec<String>,
+    /// `GUARDRAIL_SWEEP_MAX_RECEIVES`: the queue's redrive `maxReceiveCount`, 1–100
+    /// (default 3): a unit failing on its last delivery is recorded as failed.
+    pub max_receives: u32,
 }
 
 /// An invalid configuration value.
@@ -118,7 +136,37 @@ impl Config {
                 )),
             },
         };
+        let list = |variable: &'static str, valid: fn(&str) -> bool, what: &str| {
+            let items: Vec<String> = get(variable)
+                .unwrap_or_default()
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect();
+            match items.iter().find(|v| !valid(v)) {
+                Some(bad) => Err(invalid(variable, format!("`{bad}` is not {what}"))),
+                None => Ok(items),
+            }
+        };
+        let fanout = match get("GUARDRAIL_SWEEP_QUEUE_URL") {
+            None => None,
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(Fanout {
+                    queue_url: url,
+                    accounts: list("GUARDRAIL_ACCOUNTS", is_account_id, "a 12-digit account id")?,
+                    regions: list("GUARDRAIL_REGIONS", is_region, "a region name")?,
+                    max_receives: number("GUARDRAIL_SWEEP_MAX_RECEIVES", 3, 100)?,
+                })
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "GUARDRAIL_SWEEP_QUEUE_URL",
+                    format!("`{other}` is not a queue URL"),
+                ));
+            }
+        };
         Ok(Config {
+            fanout,
             mode,
             rules,
             topic_arn,
@@ -129,6 +177,15 @@ impl Config {
             sweep_concurrency: number("GUARDRAIL_SWEEP_CONCURRENCY", 8, 64)? as usize,
         })
     }
+}
+
+/// Whether `name` looks like an AWS region (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
+pub fn is_region(name: &str) -> bool {
+    !name.is_empty()
+        && name.split('-').count() >= 3
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Whether `name` is a valid IAM role name (a name, not a path or an ARN).
@@ -180,8 +237,18 @@ mod tests {
             ("GUARDRAIL_SWEEP_QUOTA_PERCENT", "5"),
             ("GUARDRAIL_SWEEP_CONCURRENCY", "16"),
             ("GUARDRAIL_MEMBER_ROLE", "KmsGuardrailMember"),
+            (
+                "GUARDRAIL_SWEEP_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/111122223333/sweep",
+            ),
+            ("GUARDRAIL_ACCOUNTS", "111122223333, 444455556666"),
+            ("GUARDRAIL_REGIONS", "us-east-1,eu-west-1"),
         ])
         .expect("valid");
+        let fanout = c.fanout.as_ref().expect("the queue is configured");
+        assert_eq!(fanout.accounts, ["111122223333", "444455556666"]);
+        assert_eq!(fanout.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!(fanout.max_receives, 3);
         assert_eq!(c.member_role.as_deref(), Some("KmsGuardrailMember"));
         assert_eq!(c.mode, Mode::Enforce);
         assert_eq!((c.sweep_quota_percent, c.sweep_concurrency), (5, 16));
@@ -210,6 +277,7 @@ mod tests {
                 "arn:aws:iam::111122223333:role/KmsGuardrailMember",
             ),
             ("GUARDRAIL_MEMBER_ROLE", "ops/KmsGuardrailMember"),
+            ("GUARDRAIL_SWEEP_QUEUE_URL", "sweep-queue"),
         ] {
             let err = from(&[(var, value)]).expect_err("invalid");
             assert_eq!(err.variable, var);

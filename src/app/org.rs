@@ -3,18 +3,16 @@
 //! own pacer (quotas are per account and region) through the member role unless the account
 //! is the guardrail's own; a unit whose role cannot be assumed is reported not covered, never
 //! passed. One combined summary (totals, per-account counts, accounts not covered) and one
-//! summary alert close the sweep.
+//! summary alert close the sweep ([`crate::sweep::org`] holds those, free of AWS).
 
 use super::{App, InvokeError, sweeper};
-use crate::guardrail::ports::{Alert, Alerts, ErrorClass, PortError, Ports};
-use crate::guardrail::{Mode, Outcome, metrics, now_secs};
-use crate::sweep::{Counts, Failure, Limits, NAMED, Request, Summary, SweepError};
+use crate::guardrail::ports::{Alerts, ErrorClass, PortError, Ports};
+use crate::guardrail::{Outcome, metrics, now_secs};
+use crate::sweep::org::{OrgSummary, Unit, UnitProblem, UnitResult};
+use crate::sweep::{Limits, Request, SweepError};
 use aws_sdk_organizations::types::AccountStatus;
 use engine::rules::RuleSet;
 use futures_util::StreamExt;
-use serde::Serialize;
-use serde_json::json;
-use std::collections::BTreeMap;
 
 /// Which accounts and regions to sweep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,155 +23,6 @@ pub struct Scope {
     pub regions: Vec<String>,
     /// Add every active account of the organization (AWS Organizations).
     pub organization: bool,
-}
-
-/// One account and region of a sweep.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Unit {
-    /// The account.
-    pub account: String,
-    /// The region.
-    pub region: String,
-}
-
-/// What sweeping one unit came to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "result")]
-pub enum UnitResult {
-    /// Swept to the end.
-    Swept(Box<Summary>),
-    /// Its account could not be reached (the member role could not be assumed).
-    NotCovered(UnitProblem),
-    /// It failed for another reason.
-    Failed(UnitProblem),
-}
-
-/// A unit the sweep could not finish: not covered, or failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UnitProblem {
-    /// The account.
-    pub account: String,
-    /// The region.
-    pub region: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// The combined summary of a sweep of many accounts and regions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OrgSummary {
-    /// The sweep's id.
-    pub sweep_id: String,
-    /// The mode it ran in.
-    pub mode: Mode,
-    /// The units asked for.
-    pub units: usize,
-    /// Every unit's keys together.
-    #[serde(flatten)]
-    pub totals: Counts,
-    /// Counts per account (all its regions).
-    pub accounts: BTreeMap<String, Counts>,
-    /// Accounts (and regions) whose member role could not be assumed: blind spots.
-    pub not_covered: Vec<UnitProblem>,
-    /// Units that failed for another reason (keys could not be listed, …).
-    pub failed_units: Vec<UnitProblem>,
-    /// The first [`NAMED`] violating keys of all units.
-    pub violating_keys: Vec<String>,
-    /// The first [`NAMED`] key failures of all units.
-    pub failures: Vec<Failure>,
-    /// Each unit's own summary.
-    pub regions: Vec<Summary>,
-    /// Whether the summary alert was published.
-    pub alerted: bool,
-}
-
-impl OrgSummary {
-    fn new(sweep_id: &str, mode: Mode, units: usize) -> Self {
-        OrgSummary {
-            sweep_id: sweep_id.to_owned(),
-            mode,
-            units,
-            totals: Counts::default(),
-            accounts: BTreeMap::new(),
-            not_covered: Vec::new(),
-            failed_units: Vec::new(),
-            violating_keys: Vec::new(),
-            failures: Vec::new(),
-            regions: Vec::new(),
-            alerted: false,
-        }
-    }
-
-    /// Whether anything needs a person: violations, failures, blind spots.
-    pub fn needs_attention(&self) -> bool {
-        self.totals.violating > 0
-            || self.totals.failed > 0
-            || !self.not_covered.is_empty()
-            || !self.failed_units.is_empty()
-    }
-
-    /// Adds one unit's result.
-    pub fn record(&mut self, unit: &Unit, result: UnitResult) {
-        match result {
-            UnitResult::Swept(summary) => self.add(unit, *summary),
-            UnitResult::NotCovered(problem) => self.not_covered.push(problem),
-            UnitResult::Failed(problem) => self.failed_units.push(problem),
-        }
-    }
-
-    fn add(&mut self, unit: &Unit, summary: Summary) {
-        let c = &summary.counts;
-        self.totals.merge(c);
-        self.accounts
-            .entry(unit.account.clone())
-            .or_default()
-            .merge(c);
-        let room = NAMED.saturating_sub(self.violating_keys.len());
-        self.violating_keys
-            .extend(summary.violating_keys.iter().take(room).cloned());
-        let room = NAMED.saturating_sub(self.failures.len());
-        self.failures
-            .extend(summary.failures.iter().take(room).cloned());
-        self.regions.push(summary);
-    }
-
-    /// The one alert for the whole sweep: counts, blind spots and the first keys by name
-    /// (each unit's full summary stays in the log and the command's output).
-    fn alert(&self) -> Alert {
-        let t = &self.totals;
-        let subject = format!(
-            "KMS guardrail: sweep of {} accounts: {} violating, {} failed, {} not covered",
-            self.accounts.len() + self.not_covered.len(),
-            t.violating,
-            t.failed,
-            self.not_covered.len()
-        );
-        let body = json!({
-            "sweep_id": self.sweep_id,
-            "mode": self.mode,
-            "totals": t,
-            "accounts": self.accounts,
-            "not_covered": self.not_covered,
-            "failed_units": self.failed_units,
-            "violating_keys": self.violating_keys,
-            "failures": self.failures,
-        });
-        Alert {
-            subject: crate::guardrail::alert::truncate(
-                &subject,
-                crate::guardrail::alert::MAX_SUBJECT,
-            ),
-            severity: if t.violating > 0 || !self.not_covered.is_empty() {
-                "high"
-            } else {
-                "medium"
-            }
-            .to_owned(),
-            account: None,
-            action: "sweep-summary".to_owned(),
-            body,
-        }
-    }
 }
 
 /// Why an organization sweep could not start.
@@ -198,7 +47,7 @@ pub enum OrgSweepError {
 impl App {
     /// The caller's own account: the member access's, else `GUARDRAIL_ROLE_ARN`'s, else STS
     /// `GetCallerIdentity`'s.
-    async fn own_account(&self) -> Result<String, OrgSweepError> {
+    pub(super) async fn own_account(&self) -> Result<String, OrgSweepError> {
         let lookup = |e: PortError| OrgSweepError::Lookup(format!("GetCallerIdentity: {e}"));
         if let Some(members) = &self.members {
             return members
@@ -226,7 +75,7 @@ impl App {
     }
 
     /// The organization's active accounts (`ListAccounts`, every page).
-    async fn organization_accounts(&self) -> Result<Vec<String>, OrgSweepError> {
+    pub(super) async fn organization_accounts(&self) -> Result<Vec<String>, OrgSweepError> {
         let client = aws_sdk_organizations::Client::new(&self.sdk);
         let mut pages = client.list_accounts().into_paginator().send();
         let mut accounts = Vec::new();
@@ -350,6 +199,7 @@ impl App {
             account,
             unit.region.clone(),
             false,
+            None::<crate::aws::dynamodb::DynamoBaselines>,
         );
         let request = Request::Once { id: id.to_owned() };
         let result = self

@@ -1,14 +1,18 @@
 //! [`Baselines`] over `aws-sdk-dynamodb`: one item per key (partition key `key_arn`) holding
 //! the last known-good policy and the revert budget's window, and one item per sweep scope
-//! (partition key `sweep#<region>`, which no key ARN can be) holding its checkpoint. Writes are conditional, so
+//! (partition key `sweep#<region>`, which no key ARN can be) holding its checkpoint, and the
+//! organization sweep's ledger (`orgsweep#…`). Writes are conditional, so
 //! concurrent invocations and out-of-order deliveries cannot undo each other: a baseline is
 //! only replaced by a newer one, and a revert is only taken while the window has room.
 
 use super::classify;
 use crate::guardrail::now_secs;
-use crate::guardrail::ports::{Baselines, Budget, Checkpoints, PortError};
+use crate::guardrail::ports::{Baselines, Budget, Checkpoints, ErrorClass, PortError};
+use crate::sweep::org::Unit;
+use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use std::collections::HashMap;
 
 /// The table's partition key.
 pub const KEY_ATTRIBUTE: &str = "key_arn";
@@ -166,5 +170,222 @@ impl Checkpoints for DynamoBaselines {
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
+    }
+}
+
+/// How long organization sweep records are kept (the table's TTL attribute `expires_at`).
+const SWEEP_RECORD_SECS: u64 = 30 * 24 * 3600;
+
+fn sweep_item(sweep_id: &str) -> String {
+    format!("orgsweep#{sweep_id}")
+}
+
+fn unit_item(sweep_id: &str, unit: &Unit) -> String {
+    format!("orgsweep#{sweep_id}#{}#{}", unit.account, unit.region)
+}
+
+impl DynamoBaselines {
+    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out.item().cloned())
+    }
+}
+
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Organization sweeps under `orgsweep#<id>` (the plan, units planned and recorded, whether
+/// all were sent, when it completed) and their units under `orgsweep#<id>#<account>#<region>`
+/// (the result), both expiring after 30 days. A unit is recorded and counted in one
+/// transaction, conditional on its item not existing, so a redelivered message counts once.
+impl Ledger for DynamoBaselines {
+    async fn open(&self, plan: &Plan) -> Result<Opening, PortError> {
+        let total = (plan.accounts.len() * plan.regions.len()) as u64;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, s(&sweep_item(&plan.sweep_id)))
+            .item("plan", s(&serde_json::to_string(plan).unwrap_or_default()))
+            .item("total", n(total))
+            .item("recorded", n(0))
+            .item("sent", AttributeValue::Bool(false))
+            .item("expires_at", n(now_secs() + SWEEP_RECORD_SECS))
+            .condition_expression("attribute_not_exists(key_arn)")
+            .send()
+            .await
+            .map_err(|e| classify(&e));
+        match put {
+            Ok(_) => Ok(Opening::New),
+            Err(e) if condition_failed(&e) => {
+                let sent = self
+                    .item(&sweep_item(&plan.sweep_id))
+                    .await?
+                    .and_then(|i| i.get("sent").and_then(|v| v.as_bool().ok()).copied())
+                    .unwrap_or(false);
+                Ok(if sent { Opening::Sent } else { Opening::Unsent })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn mark_sent(&self, sweep_id: &str) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&sweep_item(sweep_id)))
+            .update_expression("SET sent = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        sweep_id: &str,
+        unit: &Unit,
+        result: &str,
+    ) -> Result<Option<Progress>, PortError> {
+        let unit_key = unit_item(sweep_id, unit);
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, s(&unit_key))
+            .item("result", s(result))
+            .item("expires_at", n(now_secs() + SWEEP_RECORD_SECS))
+            .condition_expression("attribute_not_exists(key_arn)")
+            .build()
+            .map_err(|e| PortError::new(ErrorClass::Rejected, "InvalidRequest", e.to_string()))?;
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&sweep_item(sweep_id)))
+            .update_expression("ADD recorded :one")
+            .condition_expression("attribute_exists(key_arn)")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(|e| PortError::new(ErrorClass::Rejected, "InvalidRequest", e.to_string()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await
+            .map_err(|e| classify(&e));
+        if let Err(e) = written {
+            // Cancelled: the unit is already recorded (a redelivered message), or the sweep
+            // is unknown; anything else is the call's own failure.
+            if e.code != "TransactionCanceledException" {
+                return Err(e);
+            }
+            if self.item(&unit_key).await?.is_some() {
+                return Ok(None);
+            }
+            return Err(PortError::new(
+                ErrorClass::Rejected,
+                "UnknownSweep",
+                format!("organization sweep `{sweep_id}` is not recorded"),
+            ));
+        }
+        let sweep = self.item(&sweep_item(sweep_id)).await?.unwrap_or_default();
+        Ok(Some(Progress {
+            recorded: number(&sweep, "recorded"),
+            total: number(&sweep, "total"),
+        }))
+    }
+
+    async fn claim_completion(&self, sweep_id: &str) -> Result<bool, PortError> {
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&sweep_item(sweep_id)))
+            .update_expression("SET completed_at = :now")
+            .condition_expression(
+                "attribute_exists(key_arn) AND attribute_not_exists(completed_at)",
+            )
+            .expression_attribute_values(":now", n(now_secs()))
+            .send()
+            .await
+            .map_err(|e| classify(&e));
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn plan(&self, sweep_id: &str) -> Result<Option<Plan>, PortError> {
+        Ok(self
+            .item(&sweep_item(sweep_id))
+            .await?
+            .and_then(|i| i.get("plan").and_then(|v| v.as_s().ok()).cloned())
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    async fn results(
+        &self,
+        sweep_id: &str,
+        units: &[Unit],
+    ) -> Result<Vec<Option<String>>, PortError> {
+        let mut found: HashMap<String, String> = HashMap::new();
+        for chunk in units.chunks(100) {
+            let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|u| HashMap::from([(KEY_ATTRIBUTE.to_owned(), s(&unit_item(sweep_id, u)))]))
+                .collect();
+            // BatchGetItem may leave keys unprocessed under load: ask again for those.
+            while !keys.is_empty() {
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| {
+                        PortError::new(ErrorClass::Rejected, "InvalidRequest", e.to_string())
+                    })?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let (Some(key), Some(result)) = (
+                        item.get(KEY_ATTRIBUTE).and_then(|v| v.as_s().ok()),
+                        item.get("result").and_then(|v| v.as_s().ok()),
+                    ) {
+                        found.insert(key.clone(), result.clone());
+                    }
+                }
+                keys = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .map(|k| k.keys().to_vec())
+                    .unwrap_or_default();
+            }
+        }
+        Ok(units
+            .iter()
+            .map(|u| found.remove(&unit_item(sweep_id, u)))
+            .collect())
     }
 }

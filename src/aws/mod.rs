@@ -1,13 +1,15 @@
 //! The AWS adapters: the guardrail's ports over the real AWS SDK for Rust — KMS
 //! ([`kms::KmsKeyPolicies`]), SNS ([`sns::SnsAlerts`]), DynamoDB
 //! ([`dynamodb::DynamoBaselines`]) — and the rules document from SSM Parameter Store
-//! ([`ssm`]) — and member accounts reached through an assumed role ([`member`]). Every SDK
+//! ([`ssm`]), the organization sweep's queue ([`sqs`]) — and member accounts reached through an
+//! assumed role ([`member`]). Every SDK
 //! failure is classified once, in [`classify`].
 
 pub mod dynamodb;
 pub mod kms;
 pub mod member;
 pub mod sns;
+pub mod sqs;
 pub mod ssm;
 
 use crate::guardrail::ports::{ErrorClass, PortError, THROTTLING};

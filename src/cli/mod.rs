@@ -158,11 +158,7 @@ fn parse_account(s: &str) -> Result<String, String> {
 }
 
 fn parse_region(s: &str) -> Result<String, String> {
-    let plain = !s.is_empty()
-        && s.split('-').count() >= 3
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if plain {
+    if crate::config::is_region(s) {
         Ok(s.to_owned())
     } else {
         Err(format!("`{s}` is not an AWS region name"))
@@ -420,7 +416,7 @@ fn replay(
         crate::app::MetricsOut::Stderr,
         |_| {},
         async |app| {
-            app.handle(&input, None)
+            app.handle(&input, crate::sweep::Limits::default())
                 .await
                 .map_err(|e| format!("{} ({})", e, e.error_type()))
         },

@@ -1,11 +1,14 @@
-//! In-memory ports: keys, alerts, baselines and checkpoints held in maps, with failures that can be
-//! injected per call. For fault paths a real service cannot be made to produce on demand,
+//! In-memory ports: keys, alerts, baselines, checkpoints, the organization sweep's ledger and
+//! queue held in maps, with failures that can be injected per call. The checkpoints also
+//! carry a queue worker's place between its message and the sweep. For fault paths a real service cannot be made to produce on demand,
 //! and for benchmarks of the handler's own overhead.
 
 use super::ports::{
     Alert, Alerts, Baselines, Budget, Checkpoints, ErrorClass, KeyInfo, KeyPage, KeyPolicies,
     PortError,
 };
+use crate::sweep::org::Unit;
+use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress, UnitQueue};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -311,6 +314,141 @@ impl Checkpoints for InMemoryCheckpoints {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(scope.to_owned(), checkpoint.to_owned());
+        Ok(())
+    }
+}
+
+/// The organization sweep ledger in memory: plans, sent flags, recorded unit results.
+#[derive(Debug, Default)]
+pub struct InMemoryLedger {
+    inner: Mutex<LedgerState>,
+}
+
+#[derive(Debug, Default)]
+struct LedgerState {
+    plans: HashMap<String, (Plan, bool, bool)>,
+    results: HashMap<(String, Unit), String>,
+}
+
+impl InMemoryLedger {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerState> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Ledger for InMemoryLedger {
+    async fn open(&self, plan: &Plan) -> Result<Opening, PortError> {
+        let mut state = self.lock();
+        Ok(match state.plans.get(&plan.sweep_id) {
+            Some((_, true, _)) => Opening::Sent,
+            Some(_) => Opening::Unsent,
+            None => {
+                state
+                    .plans
+                    .insert(plan.sweep_id.clone(), (plan.clone(), false, false));
+                Opening::New
+            }
+        })
+    }
+
+    async fn mark_sent(&self, sweep_id: &str) -> Result<(), PortError> {
+        if let Some(entry) = self.lock().plans.get_mut(sweep_id) {
+            entry.1 = true;
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        sweep_id: &str,
+        unit: &Unit,
+        result: &str,
+    ) -> Result<Option<Progress>, PortError> {
+        let mut state = self.lock();
+        let slot = (sweep_id.to_owned(), unit.clone());
+        if state.results.contains_key(&slot) {
+            return Ok(None);
+        }
+        state.results.insert(slot, result.to_owned());
+        let recorded = state
+            .results
+            .keys()
+            .filter(|(id, _)| id == sweep_id)
+            .count() as u64;
+        let total = state
+            .plans
+            .get(sweep_id)
+            .map_or(0, |(p, _, _)| (p.accounts.len() * p.regions.len()) as u64);
+        Ok(Some(Progress { recorded, total }))
+    }
+
+    async fn claim_completion(&self, sweep_id: &str) -> Result<bool, PortError> {
+        Ok(self
+            .lock()
+            .plans
+            .get_mut(sweep_id)
+            .is_some_and(|entry| !std::mem::replace(&mut entry.2, true)))
+    }
+
+    async fn plan(&self, sweep_id: &str) -> Result<Option<Plan>, PortError> {
+        Ok(self.lock().plans.get(sweep_id).map(|(p, _, _)| p.clone()))
+    }
+
+    async fn results(
+        &self,
+        sweep_id: &str,
+        units: &[Unit],
+    ) -> Result<Vec<Option<String>>, PortError> {
+        let state = self.lock();
+        Ok(units
+            .iter()
+            .map(|u| {
+                state
+                    .results
+                    .get(&(sweep_id.to_owned(), u.clone()))
+                    .cloned()
+            })
+            .collect())
+    }
+}
+
+/// A unit queue that keeps what is sent, for the test to deliver.
+#[derive(Debug, Default)]
+pub struct InMemoryQueue {
+    sent: Mutex<VecDeque<String>>,
+}
+
+impl InMemoryQueue {
+    /// Takes the oldest message, if any.
+    pub fn pop(&self) -> Option<String> {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+    }
+
+    /// Messages waiting.
+    pub fn len(&self) -> usize {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether no message is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl UnitQueue for InMemoryQueue {
+    async fn send(&self, bodies: &[String]) -> Result<(), PortError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(bodies.iter().cloned());
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 //! key is visited once per sweep. When the sweep finishes, one summary alert goes out if
 //! anything was violating or could not be checked.
 
+pub mod org;
 pub mod pace;
 
 use crate::guardrail::ports::{Alert, Alerts, Checkpoints, KeyPolicies, PortError, Ports};
@@ -275,6 +276,20 @@ pub struct RunReport {
     pub alerted: bool,
 }
 
+impl RunReport {
+    /// A run that did nothing, and why.
+    pub fn nothing_to_do(reason: &str) -> Self {
+        RunReport {
+            end: RunEnd::NothingToDo,
+            reason: Some(reason.to_owned()),
+            run: Counts::default(),
+            run_duration_ms: 0,
+            summary: None,
+            alerted: false,
+        }
+    }
+}
+
 /// When a run must stop launching keys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -362,14 +377,7 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
                 Request::Start { id } => format!("sweep {id} is already done"),
                 _ => "no unfinished sweep to resume".to_owned(),
             };
-            return Ok(RunReport {
-                end: RunEnd::NothingToDo,
-                reason: Some(reason),
-                run: Counts::default(),
-                run_duration_ms: 0,
-                summary: None,
-                alerted: false,
-            });
+            return Ok(RunReport::nothing_to_do(&reason));
         };
         cp.summary.runs += 1;
         let mut run = Counts::default();

@@ -8,10 +8,11 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use kms_guardrail::app::org::{Scope, Unit};
+use kms_guardrail::app::org::Scope;
 use kms_guardrail::app::{App, InvokeError, MetricsOut};
 use kms_guardrail::config::{Config, RulesSource};
 use kms_guardrail::guardrail::{HandlerError, Mode, Status};
+use kms_guardrail::sweep::org::Unit;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -74,6 +75,7 @@ async fn app(sdk: &SdkConfig) -> App {
         member_role: Some("KmsGuardrailMember".to_owned()),
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
+        fanout: None,
     };
     App::new(config, sdk, MetricsOut::Stderr)
         .await
@@ -164,6 +166,7 @@ async fn another_account_without_a_member_role_is_refused_up_front() {
         member_role: None,
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
+        fanout: None,
     };
     let app = App::new(config, &sdk, MetricsOut::Stderr)
         .await

@@ -4,6 +4,7 @@
 //! time and reset moto first, so each starts from nothing. The sweep's tests are in
 //! `moto/sweep.rs`.
 
+mod fanout;
 mod org;
 mod sweep;
 
@@ -326,6 +327,7 @@ fn config(mode: Mode) -> Config {
         member_role: None,
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
+        fanout: None,
     }
 }
 

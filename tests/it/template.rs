@@ -329,3 +329,51 @@ fn one_alarm_watches_every_accounts_failures() {
         kms_guardrail::guardrail::metrics::ALL_ACCOUNTS
     );
 }
+
+#[test]
+fn the_organization_sweep_worker_is_the_same_binary_fed_one_unit_at_a_time() {
+    let t = template();
+    let worker = &t["Resources"]["SweepWorkerFunction"];
+    assert_eq!(worker["Condition"], "IsOrganization");
+    assert_eq!(
+        worker["Metadata"],
+        t["Resources"]["GuardrailFunction"]["Metadata"]
+    );
+    let source = &worker["Properties"]["Events"]["SweepUnits"];
+    assert_eq!(source["Type"], "SQS");
+    assert_eq!(source["Properties"]["BatchSize"], 1);
+    assert_eq!(
+        strings(&source["Properties"]["FunctionResponseTypes"]),
+        ["ReportBatchItemFailures"]
+    );
+    // A message stays invisible longer than a worker can run, and fails over to the
+    // dead-letter queue after as many deliveries as the worker knows about.
+    let queue = &t["Resources"]["SweepQueue"]["Properties"];
+    let timeout = worker["Properties"]["Timeout"].as_u64().expect("timeout");
+    assert!(queue["VisibilityTimeout"].as_u64().expect("visibility") >= 6 * timeout);
+    let vars = &worker["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        queue["RedrivePolicy"]["maxReceiveCount"]
+            .as_u64()
+            .map(|n| n.to_string()),
+        vars["GUARDRAIL_SWEEP_MAX_RECEIVES"]
+            .as_str()
+            .map(str::to_owned)
+    );
+    let config = Config::from_env(|k| match k {
+        "GUARDRAIL_SWEEP_QUEUE_URL" => {
+            Some("https://sqs.us-east-1.amazonaws.com/111122223333/q".to_owned())
+        }
+        "GUARDRAIL_SWEEP_MAX_RECEIVES" | "GUARDRAIL_SWEEP_CONCURRENCY" => {
+            vars[k].as_str().map(str::to_owned)
+        }
+        _ => None,
+    })
+    .expect("the worker's environment is valid");
+    assert_eq!(config.fanout.map(|f| f.max_receives), Some(3));
+    // The scheduled start fans out only in organization mode.
+    let start = &t["Resources"]["SweepFunction"]["Properties"]["Environment"]["Variables"];
+    let (condition, then, _) = if_branches(&start["GUARDRAIL_SWEEP_QUEUE_URL"]);
+    assert_eq!(condition, "IsOrganization");
+    assert_eq!(strings(then), ["SweepQueue"]);
+}

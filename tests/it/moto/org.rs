@@ -18,14 +18,14 @@ use kms_guardrail::app::org::Scope;
 use kms_guardrail::guardrail::{Action, Mode, Status};
 use serde_json::Value;
 
-const MEMBER_A: &str = "111111111111";
-const MEMBER_B: &str = "222222222222";
-const MEMBER_ROLE: &str = "KmsGuardrailMember";
-const OTHER_REGION: &str = "eu-west-1";
+pub(super) const MEMBER_A: &str = "111111111111";
+pub(super) const MEMBER_B: &str = "222222222222";
+pub(super) const MEMBER_ROLE: &str = "KmsGuardrailMember";
+pub(super) const OTHER_REGION: &str = "eu-west-1";
 
 /// The SDK configuration of `account` in `region`: credentials of a role assumed there
 /// (moto lands the calls made with them in that account).
-async fn sdk_in(account: &str, region: &str) -> SdkConfig {
+pub(super) async fn sdk_in(account: &str, region: &str) -> SdkConfig {
     let hub = sdk().await;
     let out = aws_sdk_sts::Client::new(&hub)
         .assume_role()
@@ -68,7 +68,7 @@ fn forwarded(mut event: Value) -> Value {
     event
 }
 
-fn is_public(policy: &str) -> bool {
+pub(super) fn is_public(policy: &str) -> bool {
     statements(policy).iter().any(|s| s == "backup")
 }
 
