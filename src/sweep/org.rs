@@ -5,6 +5,7 @@
 //! ([`fanout`]).
 
 pub mod fanout;
+pub mod simulation;
 
 use super::{Counts, Failure, NAMED, Summary};
 use crate::guardrail::Mode;

@@ -676,3 +676,53 @@ async fn a_failed_listing_keeps_the_place_for_the_next_run() {
     assert_eq!(outcomes.len(), 10);
     assert_eq!(report.summary.expect("a summary").runs, 2);
 }
+
+/// The organization sweep's capacity model at a small scale: 20 accounts × 3 regions × 24
+/// keys (a third public), 5 workers whose budget ends before their unit does. Every key is visited once, every public
+/// one reverted, the last worker sends one summary, and the simulated time is what the
+/// `PutKeyPolicy` share (1.5/s per account-region) allows — bounded below by it.
+#[tokio::test(start_paused = true)]
+async fn the_organization_sweep_model_visits_every_key_once_within_each_accounts_quota() {
+    use kms_guardrail::sweep::org::simulation::{self, Knobs, Organization};
+    let read = |rel: &str| {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect("fixture")
+    };
+    let rules = RuleSet::from_document(&read("examples/rules.yaml")).expect("rules");
+    let org = Organization {
+        accounts: 20,
+        regions: 3,
+        keys_per_unit: 24,
+        public_every: 3,
+        compliant: read("crates/engine/tests/fixtures/policies/real-world/typical-2kb.json"),
+        public: read(
+            "crates/engine/tests/fixtures/policies/real-world/public-decrypt-incident.json",
+        ),
+    };
+    let knobs = Knobs {
+        workers: 5,
+        quota_percent: 10.0,
+        concurrency: 8,
+        worker_budget: Duration::from_millis(100),
+    };
+    let report = simulation::run(&org, knobs, &rules).await;
+    let totals = &report.summary.totals;
+    assert_eq!(report.summary.units, 60);
+    assert_eq!(totals.keys_seen, 1440, "each key once");
+    assert_eq!(totals.remediated, 480, "every public key");
+    assert!(report.summary.alerted, "the organization summary went out");
+    assert!(report.summary.failed_units.is_empty());
+    assert!(
+        report.deliveries > 60,
+        "workers handed on at their budget: {} deliveries in {:?}",
+        report.deliveries,
+        report.simulated
+    );
+    // Each worker run writes its first revert at once and the others 1/1.5 s apart (its
+    // pacer's PutKeyPolicy share), five runs at a time: ≥ (480 − runs) / 1.5 / 5 s in all.
+    let floor = Duration::from_secs_f64((480.0 - report.deliveries as f64) / 1.5 / 5.0);
+    assert!(
+        report.simulated >= floor && report.simulated < floor * 4,
+        "{:?}",
+        report.simulated
+    );
+}
