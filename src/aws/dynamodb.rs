@@ -1,8 +1,8 @@
 //! [`Baselines`] over `aws-sdk-dynamodb`: one item per key (partition key `key_arn`) holding
-//! the last known-good policy and the revert budget's window, and one item per sweep scope
+//! the last known-good policy and the revert budget's window, one item per sweep scope
 //! (partition key `sweep#<region>`, which no key ARN can be) holding its checkpoint, and the
-//! organization sweep's ledger (`orgsweep#…`). Writes are conditional, so
-//! concurrent invocations and out-of-order deliveries cannot undo each other: a baseline is
+//! organization sweep's ledger (`orgsweep#…`). Writes are conditional, so concurrent
+//! invocations and out-of-order deliveries cannot undo each other: a baseline is
 //! only replaced by a newer one, and a revert is only taken while the window has room.
 
 use super::classify;

@@ -1,8 +1,8 @@
 //! The AWS adapters: the guardrail's ports over the real AWS SDK for Rust — KMS
 //! ([`kms::KmsKeyPolicies`]), SNS ([`sns::SnsAlerts`]), DynamoDB
-//! ([`dynamodb::DynamoBaselines`]) — and the rules document from SSM Parameter Store
-//! ([`ssm`]), the organization sweep's queue ([`sqs`]) — and member accounts reached through an
-//! assumed role ([`member`]). Every SDK
+//! ([`dynamodb::DynamoBaselines`], also the organization sweep's ledger), SQS (the
+//! organization sweep's queue, [`sqs`]) — the rules document from SSM Parameter Store
+//! ([`ssm`]), and member accounts reached through an assumed role ([`member`]). Every SDK
 //! failure is classified once, in [`classify`].
 
 pub mod dynamodb;

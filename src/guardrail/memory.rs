@@ -1,7 +1,7 @@
 //! In-memory ports: keys, alerts, baselines, checkpoints, the organization sweep's ledger and
-//! queue held in maps, with failures that can be injected per call. The checkpoints also
-//! carry a queue worker's place between its message and the sweep. For fault paths a real service cannot be made to produce on demand,
-//! and for benchmarks of the handler's own overhead.
+//! queue held in maps, with failures that can be injected per call. For fault paths a real
+//! service cannot be made to produce on demand, for benchmarks of the handler's own overhead,
+//! and for the organization sweep's capacity model.
 
 use super::ports::{
     Alert, Alerts, Baselines, Budget, Checkpoints, ErrorClass, KeyInfo, KeyPage, KeyPolicies,
