@@ -233,8 +233,11 @@ impl App {
         .await
         .map_err(|e| format!("the unit's result could not be recorded: {e}"))?;
         if let Some(summary) = summary {
+            // The alert's body: totals, per-account counts, blind spots, the first keys —
+            // not every unit's summary, which for a large organization outgrows a log event.
             tracing::info!(
-                summary = %serde_json::to_string(&summary).unwrap_or_default(),
+                summary = %summary.alert().body,
+                alerted = summary.alerted,
                 "organization sweep finished"
             );
         }
