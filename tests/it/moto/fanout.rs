@@ -3,7 +3,9 @@
 //! is drained through the worker — moto has no event source mapping, so the test receives the
 //! messages and hands the handler the real SQS event shape — which reverts the violating keys
 //! of every unit and sends one organization summary; a worker stopped early continues from
-//! its own message and visits each key once; a redelivered message changes no count.
+//! its own message and visits each key once; a redelivered message changes no count; an
+//! account whose member role STS refuses is listed as not covered (moto's `AssumeRole` never
+//! refuses: an HTTP client in front of moto answers that one call as STS would).
 
 use super::org::{MEMBER_A, MEMBER_B, MEMBER_ROLE, OTHER_REGION, is_public, sdk_in};
 use super::{
@@ -11,6 +13,14 @@ use super::{
     policy_of, public_policy_in, sdk,
 };
 use aws_config::{Region, SdkConfig};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::http::StatusCode;
+use aws_smithy_types::body::SdkBody;
 use kms_guardrail::app::{App, Response};
 use kms_guardrail::config::Fanout;
 use kms_guardrail::guardrail::Mode;
@@ -20,6 +30,17 @@ use serde_json::{Value, json};
 /// The hub app in organization mode with a sweep queue over `accounts` × `regions`; returns
 /// it, the sweep queue's URL and the alert queue's.
 async fn hub(hub: &SdkConfig, accounts: &[&str], regions: &[&str]) -> (App, String, String) {
+    hub_with(hub, hub, accounts, regions).await
+}
+
+/// [`hub`], the app making its calls with `calls` (the resources are made with `setup`).
+async fn hub_with(
+    setup: &SdkConfig,
+    calls: &SdkConfig,
+    accounts: &[&str],
+    regions: &[&str],
+) -> (App, String, String) {
+    let hub = setup;
     let (topic, alerts) = super::topic_with_queue(hub).await;
     let sweep_queue = aws_sdk_sqs::Client::new(hub)
         .create_queue()
@@ -40,7 +61,7 @@ async fn hub(hub: &SdkConfig, accounts: &[&str], regions: &[&str]) -> (App, Stri
         regions: regions.iter().map(|r| (*r).to_owned()).collect(),
         max_receives: 3,
     });
-    (app(cfg, hub).await, sweep_queue, alerts)
+    (app(cfg, calls).await, sweep_queue, alerts)
 }
 
 /// The messages waiting on the queue (received, so invisible until deleted or timed out):
@@ -311,4 +332,88 @@ async fn a_malformed_message_is_reported_failed_not_dropped() {
     };
     assert_eq!(batch.failures.len(), 1);
     assert_eq!(batch.failures[0].id, "m-1");
+}
+
+/// An HTTP client that answers STS `AssumeRole` into `account` with AccessDenied, as STS does
+/// for a role that does not exist or does not trust the caller, and sends everything else on.
+#[derive(Debug)]
+struct RefusingAssumeRole {
+    inner: SharedHttpClient,
+    account: &'static str,
+}
+
+#[derive(Debug)]
+struct RefusingConnector {
+    inner: SharedHttpConnector,
+    account: &'static str,
+}
+
+impl HttpClient for RefusingAssumeRole {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(RefusingConnector {
+            inner: self.inner.http_connector(settings, components),
+            account: self.account,
+        })
+    }
+}
+
+impl HttpConnector for RefusingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
+        if body.contains("Action=AssumeRole") && body.contains(self.account) {
+            let refusal = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+            let status = StatusCode::try_from(403).expect("status");
+            return HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                status,
+                SdkBody::from(refusal),
+            )));
+        }
+        self.inner.call(request)
+    }
+}
+
+#[tokio::test]
+async fn an_account_whose_role_sts_refuses_is_listed_as_not_covered() {
+    const NO_ROLE: &str = "333333333333";
+    let _serial = fresh().await;
+    let hub_sdk = sdk().await;
+    let a = sdk_in(MEMBER_A, REGION).await;
+    let key = new_key(&a, &public_policy_in(MEMBER_A)).await;
+    let refusing = hub_sdk
+        .to_builder()
+        .http_client(SharedHttpClient::new(RefusingAssumeRole {
+            // moto speaks plain HTTP on loopback.
+            inner: aws_smithy_http_client::Builder::new().build_http(),
+            account: NO_ROLE,
+        }))
+        .build();
+    let (app, queue, alerts) = hub_with(&hub_sdk, &refusing, &[MEMBER_A, NO_ROLE], &[REGION]).await;
+    app.handle(&json!({"sweep": "start", "id": "s-4"}), Limits::default())
+        .await
+        .expect("started");
+
+    drain(&app, &hub_sdk, &queue, Limits::default()).await;
+
+    assert!(
+        !is_public(&policy_of(&a, &key).await),
+        "the covered member is swept"
+    );
+    let summaries = summaries(&notifications(&hub_sdk, &alerts).await);
+    assert_eq!(summaries.len(), 1);
+    let blind = summaries[0]["not_covered"].as_array().expect("not covered");
+    assert_eq!(blind.len(), 1, "{}", summaries[0]);
+    assert_eq!(blind[0]["account"], NO_ROLE);
+    assert!(
+        blind[0]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("AccessDenied"),
+        "{}",
+        blind[0]
+    );
+    assert_eq!(summaries[0]["totals"]["remediated"], 1);
 }
