@@ -35,8 +35,8 @@ impl DynamoBaselines {
 }
 
 impl DynamoBaselines {
-    /// The string `attribute` of the item `key` (a consistent read).
-    async fn read_string(&self, key: &str, attribute: &str) -> Result<Option<String>, PortError> {
+    /// The item `key` (a consistent read).
+    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, PortError> {
         let out = self
             .client
             .get_item()
@@ -46,11 +46,15 @@ impl DynamoBaselines {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        Ok(out
-            .item()
-            .and_then(|item| item.get(attribute))
-            .and_then(|v| v.as_s().ok())
-            .cloned())
+        Ok(out.item().cloned())
+    }
+
+    /// The string `attribute` of the item `key` (a consistent read).
+    async fn read_string(&self, key: &str, attribute: &str) -> Result<Option<String>, PortError> {
+        Ok(self
+            .item(key)
+            .await?
+            .and_then(|item| item.get(attribute).and_then(|v| v.as_s().ok()).cloned()))
     }
 }
 
@@ -184,21 +188,6 @@ fn unit_item(sweep_id: &str, unit: &Unit) -> String {
     format!("orgsweep#{sweep_id}#{}#{}", unit.account, unit.region)
 }
 
-impl DynamoBaselines {
-    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        Ok(out.item().cloned())
-    }
-}
-
 fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
     item.get(name)
         .and_then(|v| v.as_n().ok())
@@ -330,9 +319,8 @@ impl Ledger for DynamoBaselines {
 
     async fn plan(&self, sweep_id: &str) -> Result<Option<Plan>, PortError> {
         Ok(self
-            .item(&sweep_item(sweep_id))
+            .read_string(&sweep_item(sweep_id), "plan")
             .await?
-            .and_then(|i| i.get("plan").and_then(|v| v.as_s().ok()).cloned())
             .and_then(|text| serde_json::from_str(&text).ok()))
     }
 
