@@ -133,6 +133,8 @@ pub struct App {
     sdk: SdkConfig,
     /// Organization mode: how other accounts are reached.
     members: Option<Arc<MemberAccess>>,
+    /// The organization sweep's queue, when configured.
+    queue: Option<crate::aws::sqs::SqsUnitQueue>,
 }
 
 /// The baseline table, when `config` names one.
@@ -283,6 +285,9 @@ impl App {
             true,
             table(&config, sdk),
         );
+        let queue = config.fanout.as_ref().map(|f| {
+            crate::aws::sqs::SqsUnitQueue::new(aws_sdk_sqs::Client::new(sdk), f.queue_url.clone())
+        });
         Ok(App {
             guardrail,
             sweeper,
@@ -291,6 +296,7 @@ impl App {
             config,
             sdk: sdk.clone(),
             members,
+            queue,
         })
     }
 

@@ -75,7 +75,7 @@ pub struct BatchItemFailure {
 }
 
 impl App {
-    fn fanout(&self) -> Result<(&Fanout, &DynamoBaselines, SqsUnitQueue), InvokeError> {
+    fn fanout(&self) -> Result<(&Fanout, &DynamoBaselines, &SqsUnitQueue), InvokeError> {
         let missing =
             |what: &str| InvokeError::Fanout(format!("the organization sweep needs {what}"));
         let fanout = self
@@ -89,10 +89,10 @@ impl App {
             .baselines()
             .as_ref()
             .ok_or_else(|| missing("GUARDRAIL_BASELINE_TABLE"))?;
-        let queue = SqsUnitQueue::new(
-            aws_sdk_sqs::Client::new(&self.sdk),
-            fanout.queue_url.clone(),
-        );
+        let queue = self
+            .queue
+            .as_ref()
+            .ok_or_else(|| missing("GUARDRAIL_SWEEP_QUEUE_URL"))?;
         Ok((fanout, ledger, queue))
     }
 
@@ -119,7 +119,7 @@ impl App {
             accounts,
             regions,
         };
-        let done = fanout::coordinate(ledger, &queue, &plan)
+        let done = fanout::coordinate(ledger, queue, &plan)
             .await
             .map_err(|e| InvokeError::Fanout(format!("the sweep could not be started: {e}")))?;
         tracing::info!(sweep_id = %done.sweep_id, units = done.units, sent = done.sent, "organization sweep coordinated");

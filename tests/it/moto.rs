@@ -157,6 +157,22 @@ fn public_policy_in(account: &str) -> String {
     )
 }
 
+/// `kms-guardrail sweep ARGS` against moto, with the example rules, no topic and no table.
+fn sweep_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kms-guardrail"));
+    command
+        .arg("sweep")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("GUARDRAIL_RULES", root().join("examples/rules.yaml"))
+        .env_remove("GUARDRAIL_ALERT_TOPIC_ARN")
+        .env_remove("GUARDRAIL_BASELINE_TABLE");
+    command
+}
+
 /// Creates a key with `policy`; returns its ARN.
 async fn new_key(sdk: &SdkConfig, policy: &str) -> String {
     let out = aws_sdk_kms::Client::new(sdk)

@@ -8,8 +8,9 @@
 //! template's bus and rule — carries an event from member to hub and on to the handler.
 
 use super::{
-    ACCOUNT, REGION, app, baseline_table, config, endpoint, event_in, fresh, good_policy_in,
-    new_key, notifications, policy_of, public_policy_in, root, sdk, statements, topic_with_queue,
+    ACCOUNT, REGION, app, baseline_table, config, event_in, fresh, good_policy_in, new_key,
+    notifications, policy_of, public_policy_in, root, sdk, statements, sweep_command,
+    topic_with_queue,
 };
 use aws_config::{Region, SdkConfig};
 use aws_sdk_kms::config::Credentials;
@@ -427,18 +428,8 @@ async fn the_command_line_sweeps_the_accounts_and_regions_it_is_given() {
     let member_key = new_key(&a, &public_policy_in(MEMBER_A)).await;
     let hub_key = new_key(&hub, &public_policy_in(ACCOUNT)).await;
     let run = |args: &[&str], member_role: Option<&str>| {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kms-guardrail"));
-        command
-            .arg("sweep")
-            .args(args)
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("GUARDRAIL_RULES", root().join("examples/rules.yaml"))
-            .env_remove("GUARDRAIL_ROLE_ARN")
-            .env_remove("GUARDRAIL_ALERT_TOPIC_ARN")
-            .env_remove("GUARDRAIL_BASELINE_TABLE");
+        let mut command = sweep_command(args);
+        command.env_remove("GUARDRAIL_ROLE_ARN");
         match member_role {
             Some(name) => command.env("GUARDRAIL_MEMBER_ROLE", name),
             None => command.env_remove("GUARDRAIL_MEMBER_ROLE"),

@@ -5,8 +5,8 @@
 //! exactly once.
 
 use super::{
-    ACCOUNT, REGION, app, baseline_table, config, endpoint, fresh, good_policy, new_key,
-    notifications, policy_of, public_policy, root, sdk, statements, topic_with_queue,
+    ACCOUNT, app, baseline_table, config, fresh, good_policy, new_key, notifications, policy_of,
+    public_policy, sdk, statements, sweep_command, topic_with_queue,
 };
 use aws_config::SdkConfig;
 use kms_guardrail::app::App;
@@ -14,7 +14,6 @@ use kms_guardrail::guardrail::{Mode, Skip};
 use kms_guardrail::sweep::{Limits, Request, RunEnd, RunReport};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 /// The compliant policy plus a grant of decryption to another, untrusted account.
 fn cross_account_policy() -> String {
@@ -235,17 +234,8 @@ async fn the_command_line_sweep_is_monitor_only_unless_told_to_enforce() {
     let good = new_key(&sdk, &good_policy()).await;
     let public = new_key(&sdk, &public_policy()).await;
     let run = |args: &[&str], mode: &str| {
-        Command::new(env!("CARGO_BIN_EXE_kms-guardrail"))
-            .arg("sweep")
-            .args(args)
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
+        sweep_command(args)
             .env("GUARDRAIL_MODE", mode)
-            .env("GUARDRAIL_RULES", root().join("examples/rules.yaml"))
-            .env_remove("GUARDRAIL_ALERT_TOPIC_ARN")
-            .env_remove("GUARDRAIL_BASELINE_TABLE")
             .output()
             .expect("the sweep runs")
     };
