@@ -684,17 +684,11 @@ fn check_text(text: &str, rules: &RuleSet, ctx: &KeyContext) -> Report {
         // KMS only stores valid JSON objects; a text that is not one is judged as a
         // document KMS would refuse.
         Err(err) => Report {
-            findings: vec![Finding {
-                rule: engine::RuleId::InvalidPolicy,
-                severity: engine::RuleId::InvalidPolicy.severity(),
-                action: rules.action(engine::RuleId::InvalidPolicy),
-                statement: None,
-                sid: None,
-                principals: Vec::new(),
-                actions: Vec::new(),
-                message: err.to_string(),
-                span: Default::default(),
-            }],
+            findings: vec![Finding::whole_policy(
+                engine::RuleId::InvalidPolicy,
+                rules,
+                err.to_string(),
+            )],
             notes: Vec::new(),
         },
     }

@@ -21,6 +21,19 @@ pub struct KeyContext {
     pub account: Option<String>,
     /// The key's ARN, when known (gives partition, region and account).
     pub key_arn: Option<String>,
+    /// The organization the owner belongs to, when the caller knows it and its accounts:
+    /// how a grant to another account of a trusted organization is told from a foreign one
+    /// (a grant names an account, not an organization).
+    pub organization: Option<Organization>,
+}
+
+/// An organization and its member accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Organization {
+    /// Its id (`o-…`).
+    pub id: String,
+    /// Its accounts.
+    pub accounts: Vec<String>,
 }
 
 impl KeyContext {
@@ -32,6 +45,7 @@ impl KeyContext {
                 .filter(|a| arn::is_account_id(a))
                 .map(str::to_owned),
             key_arn: Some(key_arn.to_owned()),
+            organization: None,
         }
     }
 
@@ -40,6 +54,7 @@ impl KeyContext {
         KeyContext {
             account: account.map(str::to_owned),
             key_arn: None,
+            organization: None,
         }
     }
 

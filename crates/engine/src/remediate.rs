@@ -171,7 +171,9 @@ fn cut_for<'f>(finding: &'f Finding, effect: Effect) -> Cut<'f> {
         Remedy::AllowStatement if allow => Cut::Statement,
         Remedy::AllowPrincipals if allow => Cut::Principals(&finding.principals),
         // Denies are kept unless they deny nothing: removing one could widen access.
-        Remedy::AllowStatement | Remedy::AllowPrincipals | Remedy::Keep => Cut::Keep,
+        Remedy::AllowStatement | Remedy::AllowPrincipals | Remedy::Keep | Remedy::RevokeGrant => {
+            Cut::Keep
+        }
     }
 }
 

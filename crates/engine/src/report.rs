@@ -27,6 +27,28 @@ pub struct Finding {
     /// Where in the policy text it is (the statement, or the offending member).
     #[serde(skip)]
     pub span: Span,
+    /// The KMS grant it is about (grant rules), by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
+}
+
+impl Finding {
+    /// A finding about the policy as a whole (no statement, no principal): `rule` with the
+    /// action `rules` give it.
+    pub fn whole_policy(rule: RuleId, rules: &crate::rules::RuleSet, message: String) -> Finding {
+        Finding {
+            rule,
+            severity: rule.severity(),
+            action: rules.action(rule),
+            statement: None,
+            sid: None,
+            principals: Vec::new(),
+            actions: Vec::new(),
+            message,
+            span: Span::default(),
+            grant: None,
+        }
+    }
 }
 
 /// The evaluation of one policy.

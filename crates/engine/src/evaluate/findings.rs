@@ -6,7 +6,7 @@ use crate::actions::ActionSet;
 use crate::grants::Grant;
 use crate::policy::{Policy, Span};
 use crate::report::{Finding, Report};
-use crate::rules::{RuleId, RuleSet};
+use crate::rules::{Check, RuleId, RuleSet};
 
 /// A grant-level finding merged from every grant of one statement, as a rule's message
 /// function sees it.
@@ -171,9 +171,11 @@ impl<'p> Findings<'p> {
                     .and_then(|i| self.policy.statements.get(i))
                     .and_then(|s| s.sid.as_deref())
                     .map(str::to_owned);
-                let message = match p.message {
-                    Some(m) => m,
-                    None => (p.rule.rule().message)(&p.merged),
+                let message = match (p.message, p.rule.rule().check) {
+                    (Some(m), _) => m,
+                    (None, Check::Policy { message, .. }) => message(&p.merged),
+                    // Grant rules never merge: every finding carries its message.
+                    (None, Check::Grant(_)) => String::new(),
                 };
                 Finding {
                     rule: p.rule,
@@ -185,6 +187,7 @@ impl<'p> Findings<'p> {
                     actions: p.merged.actions.display_names(),
                     message,
                     span: p.span,
+                    grant: None,
                 }
             })
             .collect();

@@ -7,24 +7,26 @@
 //! per rule) → findings merged per statement and rule, in a stable order ([`Findings`]).
 
 mod findings;
+mod grant;
 mod trust;
 
 pub use findings::{Findings, Merged};
+pub use grant::{GrantAnalysis, GrantFindings, Standing, evaluate_grant};
 pub use trust::{Bounds, Trust, clause_admits, reachable};
 
 use crate::grants::{self, Clause, Grant, KeyContext, Normalized};
 use crate::policy::Policy;
 use crate::principal::Principal;
 use crate::report::Report;
-use crate::rules::{RuleId, RuleSet};
+use crate::rules::{Check, RuleId, RuleSet};
 
 /// Evaluates `policy` against `rules` for the key described by `ctx`.
 pub fn evaluate(policy: &Policy<'_>, rules: &RuleSet, ctx: &KeyContext) -> Report {
     let analysis = Analysis::new(policy, rules, ctx);
     let mut out = Findings::new(policy, rules);
     for rule in RuleId::ALL {
-        if rules.is_on(rule) {
-            (rule.rule().check)(&analysis, &mut out);
+        if let (true, Check::Policy { check, .. }) = (rules.is_on(rule), rule.rule().check) {
+            check(&analysis, &mut out);
         }
     }
     for (grant, reach) in analysis.grants() {

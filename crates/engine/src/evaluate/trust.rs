@@ -169,6 +169,31 @@ impl<'r> Trust<'r> {
         }
     }
 
+    /// Whether the `admins` list names the IAM principal `arn` (a role session counts as
+    /// its role).
+    pub fn names_admin(&self, arn: &str) -> bool {
+        let role = Arn::parse(arn).and_then(|a| {
+            let name = a
+                .resource
+                .strip_prefix("assumed-role/")?
+                .split('/')
+                .next()?;
+            (a.service == "sts")
+                .then(|| format!("arn:{}:iam::{}:role/{name}", a.partition, a.account))
+        });
+        self.admins.iter().any(|p| {
+            glob::matches_ignore_case(p, arn)
+                || role
+                    .as_deref()
+                    .is_some_and(|r| glob::matches_ignore_case(p, r))
+        })
+    }
+
+    /// The organization ids the rules trust.
+    pub fn trusted_organizations(&self) -> &[String] {
+        &self.rules.trusted_organizations
+    }
+
     /// The owner account itself, or a principal the `admins` list names.
     pub fn is_owner_or_admin(&self, grant: &Grant<'_>) -> bool {
         match grant.principal {

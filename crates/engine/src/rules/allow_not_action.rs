@@ -1,7 +1,7 @@
 //! `allow-not-action`: `NotAction` in an Allow grants every key action not listed,
 //! including actions KMS adds later.
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Findings};
 use crate::policy::Effect;
 
@@ -10,8 +10,10 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "NotAction in an Allow statement grants every key action not listed, including ones added later.",
     remedy: Remedy::AllowStatement,
-    check,
-    message: super::generic_message,
+    check: Check::Policy {
+        check,
+        message: super::generic_message,
+    },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

@@ -1,6 +1,6 @@
 //! `allow-not-principal`: `NotPrincipal` in an Allow grants to every principal not listed.
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Findings};
 use crate::policy::Effect;
 
@@ -9,8 +9,10 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "NotPrincipal in an Allow statement grants to every principal not listed.",
     remedy: Remedy::AllowStatement,
-    check,
-    message: super::generic_message,
+    check: Check::Policy {
+        check,
+        message: super::generic_message,
+    },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

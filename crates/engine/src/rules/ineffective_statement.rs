@@ -1,7 +1,7 @@
 //! `ineffective-statement`: statements that grant or deny nothing — no `Action` or
 //! `Resource`, no action a key policy governs, a `Resource` that does not cover the key.
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Findings};
 
 pub(super) const RULE: Rule = Rule {
@@ -9,8 +9,10 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "A statement that grants or denies nothing (missing Action or Resource, a Resource that does not cover the key).",
     remedy: Remedy::Statement,
-    check,
-    message: super::generic_message,
+    check: Check::Policy {
+        check,
+        message: super::generic_message,
+    },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

@@ -2,7 +2,7 @@
 //! or operator, a missing `Principal`, too long, characters outside what KMS accepts. The
 //! reasons are recorded while the policy is parsed ([`crate::policy::Problem`]).
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Findings};
 
 pub(super) const RULE: Rule = Rule {
@@ -10,8 +10,10 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "The document is one KMS would reject: duplicate members, unknown Effect, missing Principal, too long, disallowed characters.",
     remedy: Remedy::AllowStatement,
-    check,
-    message: super::generic_message,
+    check: Check::Policy {
+        check,
+        message: super::generic_message,
+    },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

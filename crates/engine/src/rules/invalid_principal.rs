@@ -1,7 +1,7 @@
 //! `invalid-principal`: principal entries KMS would reject or that no longer exist (unique
 //! ids of deleted principals, malformed ARNs, wildcards in names, another partition).
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Findings};
 
 pub(super) const RULE: Rule = Rule {
@@ -9,8 +9,10 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "A principal KMS would reject or that no longer exists (unique ids, malformed ARNs).",
     remedy: Remedy::Principals,
-    check,
-    message: super::generic_message,
+    check: Check::Policy {
+        check,
+        message: super::generic_message,
+    },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

@@ -8,7 +8,7 @@
 //! question of every policy it would write ([`keeps_management`]), whatever this rule's
 //! action.
 
-use super::{Remedy, Rule, RuleAction, RuleId, RuleSet, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, RuleSet, Severity};
 use crate::actions::ActionSet;
 use crate::evaluate::{Analysis, Findings, Trust, clause_admits, reachable};
 use crate::grants::{self, Grant, KeyContext, View};
@@ -20,8 +20,10 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "Neither the owner account nor any listed admin can call kms:PutKeyPolicy: the key is, or is about to be, unmanageable.",
     remedy: Remedy::Keep,
-    check,
-    message: super::generic_message,
+    check: Check::Policy {
+        check,
+        message: super::generic_message,
+    },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

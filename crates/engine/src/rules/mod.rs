@@ -3,14 +3,17 @@
 //! `off`), and who is trusted, validated once from a rules document into a [`RuleSet`].
 //!
 //! A rule module holds everything about its rule: a [`Rule`] (severity, default action, one
-//! sentence for SARIF and the docs, how remediation removes what it flags, the check over an
-//! [`Analysis`], the message of a merged finding) and its unit tests. ARCHITECTURE.md says how
-//! to add one.
+//! sentence for SARIF and the docs, how remediation removes what it flags, and its [`Check`]:
+//! over a key policy's [`Analysis`], or over one KMS grant's [`GrantAnalysis`]) and its unit
+//! tests. ARCHITECTURE.md says how to add one.
 
 mod document;
 
 mod allow_not_action;
 mod allow_not_principal;
+mod grant_redelegation;
+mod grant_unconstrained;
+mod grant_untrusted_grantee;
 mod ineffective_statement;
 mod invalid_policy;
 mod invalid_principal;
@@ -21,7 +24,7 @@ mod unscoped_service_principal;
 mod untrusted_account;
 mod untrusted_admin;
 
-use crate::evaluate::{Analysis, Findings, Merged};
+use crate::evaluate::{Analysis, Findings, GrantAnalysis, GrantFindings, Merged};
 pub use document::RulesError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -37,10 +40,22 @@ pub struct Rule {
     pub summary: &'static str,
     /// What stripping removes for one of its findings.
     pub remedy: Remedy,
-    /// Adds the rule's findings for one policy.
-    pub check: fn(&Analysis<'_>, &mut Findings<'_>),
-    /// The one-line message of a finding merged from grants of one statement.
-    pub message: fn(&Merged) -> String,
+    /// What the rule judges, and how.
+    pub check: Check,
+}
+
+/// What a rule judges: a key policy, or one KMS grant.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// A key policy rule.
+    Policy {
+        /// Adds the rule's findings for one policy.
+        check: fn(&Analysis<'_>, &mut Findings<'_>),
+        /// The one-line message of a finding merged from grants of one statement.
+        message: fn(&Merged) -> String,
+    },
+    /// A grant rule: adds its findings for one grant.
+    Grant(fn(&GrantAnalysis<'_>, &mut GrantFindings)),
 }
 
 /// What remediation by stripping removes for a finding.
@@ -57,6 +72,8 @@ pub enum Remedy {
     AllowPrincipals,
     /// Nothing can be removed to fix it (the planner's safety check covers it instead).
     Keep,
+    /// A grant rule: the grant is revoked (`RevokeGrant`); nothing in the policy changes.
+    RevokeGrant,
 }
 
 /// Declares every built-in rule once: its enum variant, its stable id and its module. The
@@ -113,6 +130,12 @@ registry! {
     IneffectiveStatement = "ineffective-statement" => ineffective_statement,
     /// A document KMS would reject (duplicate members, unknown `Effect`, too long, …).
     InvalidPolicy = "invalid-policy" => invalid_policy,
+    /// A grant whose grantee or retiring principal is outside trust.
+    GrantUntrustedGrantee = "grant-untrusted-grantee" => grant_untrusted_grantee,
+    /// A grant that lets someone other than the owner or an admin create grants.
+    GrantRedelegation = "grant-redelegation" => grant_redelegation,
+    /// A grant of decrypt or data-key operations outside the owner with no constraint.
+    GrantUnconstrained = "grant-unconstrained" => grant_unconstrained,
 }
 
 /// The message of a merged finding for rules whose findings each carry their own.
@@ -161,6 +184,11 @@ impl RuleId {
     /// One sentence on what the rule flags (SARIF rule descriptions, `--help`).
     pub fn description(self) -> &'static str {
         self.rule().summary
+    }
+
+    /// Whether the rule judges KMS grants rather than key policies.
+    pub fn is_grant_rule(self) -> bool {
+        matches!(self.rule().check, Check::Grant(_))
     }
 
     /// Where the rule is documented (`docs/rules.md#public-access`), relative to the

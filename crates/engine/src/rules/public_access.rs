@@ -2,7 +2,7 @@
 //! `{"AWS": "*"}`, a wildcard-account ARN, `NotPrincipal`) with no condition that pins the
 //! caller's account, organization or network.
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Bounds, Findings, Merged};
 use crate::principal::Principal;
 
@@ -11,8 +11,7 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "An Allow statement reaches any AWS account: no condition pins the caller's account, organization or network.",
     remedy: Remedy::AllowPrincipals,
-    check,
-    message,
+    check: Check::Policy { check, message },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

@@ -3,7 +3,7 @@
 //! resources (`kms:GrantIsForAWSResource` = true, `kms:ViaService`) or to one source
 //! (`kms:GrantConstraintSourceArn` pinned to an account).
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::actions::ActionSet;
 use crate::evaluate::{Analysis, Findings, Merged};
 
@@ -12,8 +12,7 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "kms:CreateGrant is granted to a principal other than the owner account and admins without kms:GrantIsForAWSResource = true.",
     remedy: Remedy::AllowPrincipals,
-    check,
-    message,
+    check: Check::Policy { check, message },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

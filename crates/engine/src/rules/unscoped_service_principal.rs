@@ -2,7 +2,7 @@
 //! `aws:SourceAccount` / `aws:SourceArn` / encryption-context condition, so resources of any
 //! account can use the key through the service (the confused deputy).
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Findings, Merged};
 use crate::principal::Principal;
 
@@ -11,8 +11,7 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "A service principal is granted actions without an aws:SourceAccount, aws:SourceArn or encryption-context condition (confused deputy).",
     remedy: Remedy::AllowPrincipals,
-    check,
-    message,
+    check: Check::Policy { check, message },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

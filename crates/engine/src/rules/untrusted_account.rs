@@ -3,7 +3,7 @@
 //! account is one too (any account includes untrusted ones), so turning `public-access` off
 //! never hides a public grant.
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::evaluate::{Analysis, Bounds, Findings, Merged};
 use crate::principal::Principal;
 
@@ -12,8 +12,7 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "An Allow statement reaches an account other than the key's owner and the trusted accounts, or an organization outside the trusted organizations.",
     remedy: Remedy::AllowPrincipals,
-    check,
-    message,
+    check: Check::Policy { check, message },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {

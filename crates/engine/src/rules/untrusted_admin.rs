@@ -2,7 +2,7 @@
 //! `DisableKey`, …) granted to a principal that is neither the owner account nor a listed
 //! admin.
 
-use super::{Remedy, Rule, RuleAction, RuleId, Severity};
+use super::{Check, Remedy, Rule, RuleAction, RuleId, Severity};
 use crate::actions::ActionSet;
 use crate::evaluate::{Analysis, Findings, Merged};
 
@@ -11,8 +11,7 @@ pub(super) const RULE: Rule = Rule {
     default_action: RuleAction::Alert,
     summary: "Key-administration actions are granted to a principal that is neither the owner account nor a listed admin.",
     remedy: Remedy::AllowPrincipals,
-    check,
-    message,
+    check: Check::Policy { check, message },
 };
 
 fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {
