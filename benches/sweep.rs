@@ -50,7 +50,7 @@ fn sweeper(compliant: &str, public: &str) -> Memory {
         keys.insert(&arn, if i % 100 == 0 { public } else { compliant });
     }
     let pacing = Pacing {
-        rates: [f64::INFINITY; 5],
+        rates: [f64::INFINITY; kms_guardrail::sweep::pace::Op::ALL.len()],
         ..Pacing::default()
     };
     Sweeper {

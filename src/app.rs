@@ -14,7 +14,7 @@ use crate::aws::member::MemberAccess;
 use crate::aws::sns::SnsAlerts;
 use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
-use crate::event::{self, Intake};
+use crate::event::{self, Intake, KeyEventName};
 use crate::guardrail::ports::{Adapters, Checkpoints, PortError};
 use crate::guardrail::{Guardrail, HandlerError, Outcome, Settings, Status, metrics, now_secs};
 use crate::sweep::pace::{Paced, Pacing};
@@ -110,8 +110,8 @@ pub enum MetricsOut {
 pub enum Response {
     /// An event's outcome.
     Event(Outcome),
-    /// A sweep run's report.
-    Sweep(RunReport),
+    /// A sweep run's report (boxed: it is by far the largest).
+    Sweep(Box<RunReport>),
     /// The organization sweep's start.
     Coordinated(crate::sweep::org::fanout::Coordinated),
     /// The queue's messages that must be delivered again.
@@ -186,12 +186,14 @@ pub fn single_attempt(sdk: &SdkConfig) -> SdkConfig {
         .build()
 }
 
-/// The guardrail's behaviour as `config` says.
-fn settings(config: &Config) -> Settings {
+/// The guardrail's behaviour as `config` says; in organization mode it reads the
+/// organization's membership as `members` learns it.
+fn settings(config: &Config, members: Option<&MemberAccess>) -> Settings {
     Settings {
         mode: config.mode,
         role_arn: config.role_arn.clone(),
         member_role: config.member_role.clone(),
+        membership: members.map(|m| m.membership().clone()).unwrap_or_default(),
         ..Settings::default()
     }
 }
@@ -213,11 +215,12 @@ fn sweeper<C>(
         config.sweep_concurrency,
     );
     // The pacer owns the sweep's retries: its KMS clients try each call once.
+    let settings = settings(config, members.as_deref());
     let keys = KmsKeyPolicies::with_members(&single_attempt(sdk), members, account.clone());
     Sweeper {
         guardrail: Guardrail {
             ports: ports(config, sdk, Paced::new(keys, pacing), checkpoints),
-            settings: settings(config),
+            settings,
         },
         settings: SweepSettings {
             account,
@@ -273,7 +276,7 @@ impl App {
                 KmsKeyPolicies::with_members(sdk, members.clone(), None),
                 table(&config, sdk),
             ),
-            settings: settings(&config),
+            settings: settings(&config, members.as_deref()),
         };
         let region = sdk.region().map(ToString::to_string).unwrap_or_default();
         let sweeper = sweeper(
@@ -322,14 +325,14 @@ impl App {
                         Request::Start { id } => {
                             Ok(Response::Coordinated(self.coordinate(id).await?))
                         }
-                        _ => Ok(Response::Sweep(RunReport::nothing_to_do(
+                        _ => Ok(Response::Sweep(Box::new(RunReport::nothing_to_do(
                             "the organization sweep's workers continue themselves",
-                        ))),
+                        )))),
                     };
                 }
-                Ok(Response::Sweep(
+                Ok(Response::Sweep(Box::new(
                     self.sweep(&request, limits, &mut |_| {}).await?,
-                ))
+                )))
             }
             None => Ok(Response::Event(self.invoke(input).await?)),
         }
@@ -345,6 +348,7 @@ impl App {
         on_key: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<RunReport, InvokeError> {
         let rules = self.rules().await?;
+        self.learn_membership(&rules).await;
         self.run_sweep(&self.sweeper, request, &rules, limits, on_key)
             .await
     }
@@ -455,6 +459,9 @@ impl App {
         let span = tracing::info_span!("event", event_id = %event_id, key_arn = %key_arn);
         let _entered = span.enter();
         let rules = self.rules().await?;
+        if matches!(&intake, Ok(Intake::Handle(e)) if e.name == KeyEventName::CreateGrant) {
+            self.learn_membership(&rules).await;
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();

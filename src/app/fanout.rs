@@ -133,6 +133,7 @@ impl App {
         limits: Limits,
     ) -> Result<BatchResponse, InvokeError> {
         let rules = self.rules().await?;
+        self.learn_membership(&rules).await;
         let mut response = BatchResponse::default();
         for message in messages {
             if let Err(reason) = self.work_one(message, &rules, limits).await {

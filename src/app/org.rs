@@ -11,8 +11,12 @@ use crate::guardrail::{Outcome, metrics, now_secs};
 use crate::sweep::org::{OrgSummary, Unit, UnitProblem, UnitResult};
 use crate::sweep::{Limits, Request, SweepError};
 use aws_sdk_organizations::types::AccountStatus;
+use engine::Organization;
 use engine::rules::RuleSet;
 use futures_util::StreamExt;
+
+/// How long a learned organization membership is used before it is read again, in seconds.
+pub const MEMBERSHIP_TTL_SECS: u64 = 900;
 
 /// Which accounts and regions to sweep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,22 +80,67 @@ impl App {
 
     /// The organization's active accounts (`ListAccounts`, every page).
     pub(super) async fn organization_accounts(&self) -> Result<Vec<String>, OrgSweepError> {
+        Ok(self.organization().await?.accounts)
+    }
+
+    /// The organization: its id (read from its accounts' ARNs,
+    /// `arn:aws:organizations::<management>:account/<o-id>/<account>`) and its active
+    /// accounts (`ListAccounts`, every page).
+    async fn organization(&self) -> Result<Organization, OrgSweepError> {
         let client = aws_sdk_organizations::Client::new(&self.sdk);
         let mut pages = client.list_accounts().into_paginator().send();
-        let mut accounts = Vec::new();
+        let mut org = Organization::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| {
                 OrgSweepError::Lookup(format!("ListAccounts: {}", crate::aws::classify(&e)))
             })?;
-            accounts.extend(
-                page.accounts()
-                    .iter()
-                    .filter(|a| a.status() == Some(&AccountStatus::Active))
-                    .filter_map(|a| a.id())
-                    .map(str::to_owned),
-            );
+            for account in page.accounts() {
+                if org.id.is_empty()
+                    && let Some(id) = account
+                        .arn()
+                        .and_then(engine::arn::Arn::parse)
+                        .and_then(|a| a.resource.split('/').nth(1))
+                {
+                    id.clone_into(&mut org.id);
+                }
+                if let (Some(&AccountStatus::Active), Some(id)) = (account.status(), account.id()) {
+                    org.accounts.push(id.to_owned());
+                }
+            }
         }
-        Ok(accounts)
+        Ok(org)
+    }
+
+    /// Learns the organization's membership, or refreshes it once it is
+    /// [`MEMBERSHIP_TTL_SECS`] old, when a grant verdict may hang on it: organization mode,
+    /// a grant rule on, and rules that trust organizations. A failure is logged and the
+    /// last membership kept; with none, a grant finding that hangs on it only alerts.
+    pub(super) async fn learn_membership(&self, rules: &RuleSet) {
+        let Some(members) = &self.members else {
+            return;
+        };
+        let now = now_secs();
+        let fresh = members
+            .membership()
+            .learned_at()
+            .is_some_and(|at| now.saturating_sub(at) < MEMBERSHIP_TTL_SECS);
+        if !rules.judges_grants() || rules.trusted_organizations.is_empty() || fresh {
+            return;
+        }
+        match self.organization().await {
+            Ok(org) => {
+                tracing::info!(
+                    organization = %org.id,
+                    accounts = org.accounts.len(),
+                    "organization membership learned"
+                );
+                members.membership().set(org, now);
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "organization membership unknown: grant findings that depend on it only alert"
+            ),
+        }
     }
 
     /// The units `scope` names: its accounts (plus the organization's; the caller's own when
@@ -143,6 +192,7 @@ impl App {
         on_key: &mut (dyn FnMut(&Outcome) + Send),
     ) -> Result<OrgSummary, OrgSweepError> {
         let rules = self.rules().await?;
+        self.learn_membership(&rules).await;
         let own = self.own_account().await?;
         let on_key = std::sync::Mutex::new(on_key);
         let mut results: Vec<(usize, UnitResult)> =

@@ -4,13 +4,17 @@
 
 use super::classify;
 use super::member::MemberAccess;
-use crate::guardrail::ports::{KeyInfo, KeyPage, KeyPolicies, PortError};
+use crate::guardrail::ports::{GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Region;
-use aws_sdk_kms::types::KeyManagerType;
+use aws_sdk_kms::types::{GrantListEntry, KeyManagerType};
 use engine::arn::Arn;
+use engine::key_grant::{Constraints, KeyGrant};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// The most grants `ListGrants` returns in one page.
+const GRANTS_PER_PAGE: i32 = 100;
 
 /// The only key policy name KMS has.
 const POLICY_NAME: &str = "default";
@@ -209,5 +213,80 @@ impl KeyPolicies for KmsKeyPolicies {
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
+    }
+
+    async fn list_grants(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<GrantPage, PortError> {
+        let out = self
+            .key_client(region, key_arn)
+            .await?
+            .list_grants()
+            .key_id(key_arn)
+            .set_grant_id(grant_id.map(str::to_owned))
+            .set_marker(marker.map(str::to_owned))
+            .limit(GRANTS_PER_PAGE)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(GrantPage {
+            grants: out.grants().iter().map(key_grant).collect(),
+            next: out
+                .truncated()
+                .then(|| out.next_marker().map(str::to_owned))
+                .flatten(),
+        })
+    }
+
+    async fn revoke_grant(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> Result<(), PortError> {
+        self.key_client(region, key_arn)
+            .await?
+            .revoke_grant()
+            .key_id(key_arn)
+            .grant_id(grant_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+}
+
+/// The engine's view of one `ListGrants` entry.
+fn key_grant(entry: &GrantListEntry) -> KeyGrant {
+    let owned = |s: Option<&str>| s.map(str::to_owned);
+    KeyGrant {
+        grant_id: entry.grant_id().unwrap_or_default().to_owned(),
+        key_id: owned(entry.key_id()),
+        name: owned(entry.name()).filter(|n| !n.is_empty()),
+        grantee_principal: owned(entry.grantee_principal()),
+        grantee_service_principal: owned(entry.grantee_service_principal()),
+        retiring_principal: owned(entry.retiring_principal()),
+        retiring_service_principal: owned(entry.retiring_service_principal()),
+        issuing_account: owned(entry.issuing_account()),
+        operations: entry
+            .operations()
+            .iter()
+            .map(|o| o.as_str().to_owned())
+            .collect(),
+        constraints: entry.constraints().map(|c| Constraints {
+            encryption_context_subset: c
+                .encryption_context_subset()
+                .map(|m| m.clone().into_iter().collect())
+                .unwrap_or_default(),
+            encryption_context_equals: c
+                .encryption_context_equals()
+                .map(|m| m.clone().into_iter().collect())
+                .unwrap_or_default(),
+            source_arn: owned(c.source_arn()),
+        }),
     }
 }

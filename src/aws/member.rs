@@ -9,6 +9,7 @@
 //! [`super::classify`] finds STS's answer under it and calls the account not covered.
 
 use super::classify;
+use crate::guardrail::Membership;
 use crate::guardrail::ports::{ErrorClass, PortError};
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
@@ -34,6 +35,8 @@ pub struct MemberAccess {
     hub: OnceCell<Hub>,
     /// One configuration per member account, built on first use.
     members: Mutex<HashMap<String, SdkConfig>>,
+    /// The organization the members form, as last learned (read by the grant rules).
+    membership: Membership,
 }
 
 #[derive(Debug)]
@@ -68,7 +71,13 @@ impl MemberAccess {
             base: base.clone(),
             hub,
             members: Mutex::new(HashMap::new()),
+            membership: Membership::default(),
         }
+    }
+
+    /// The organization the members form, as last learned.
+    pub fn membership(&self) -> &Membership {
+        &self.membership
     }
 
     /// The member role's name.

@@ -517,9 +517,9 @@ fn sweep(args: SweepArgs, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Exi
     exit
 }
 
-/// 1 when any key violates, else 0.
+/// 1 when any key policy or grant violates, else 0.
 fn verdict(counts: &crate::sweep::Counts) -> Exit {
-    if counts.violating > 0 {
+    if counts.has_violations() {
         Exit::Violations
     } else {
         Exit::Compliant

@@ -1,10 +1,13 @@
 //! The alert for one outcome: a subject of at most 100 characters, `severity` and `action`
 //! attributes to filter on, and a JSON body with the key, the actor, the findings, what was
-//! done and the policy before and after (README, "The guardrail").
+//! done and the policy before and after (README, "The guardrail") — or, for a grant, the
+//! grant (id, grantee, retiring principal, operations, constraints, issuing account).
 
+use super::grant::GrantVerdict;
 use super::ports::Alert;
 use super::{Action, Outcome};
 use crate::event::KeyEvent;
+use engine::report::Finding;
 use serde_json::json;
 
 /// Why an alert is sent.
@@ -46,20 +49,79 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
+/// The most severe finding's severity (`info` when there is none).
+fn severity_of(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| f.severity)
+        .min()
+        .map_or_else(|| "info".to_owned(), |s| s.as_str().to_owned())
+}
+
+fn key_id(e: &KeyEvent) -> &str {
+    e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn)
+}
+
+/// The event part of every body: which call, when, from where.
+fn event_json(e: &KeyEvent) -> serde_json::Value {
+    json!({
+        "id": e.event_id,
+        "cloudtrail_event_id": e.cloudtrail_event_id,
+        "name": e.name.as_str(),
+        "time": e.time,
+        "source_ip": e.source_ip,
+        "user_agent": e.user_agent,
+    })
+}
+
+/// The alert for a violating grant of `e`'s key.
+pub fn grant(e: &KeyEvent, v: &GrantVerdict) -> Alert {
+    let action = match v.action {
+        Action::Reverted => "revoked",
+        Action::WouldRevert => "would-revoke",
+        Action::RevertFailed => "revoke-failed",
+        _ => "alerted",
+    };
+    let rule = v.findings.first().map_or("violation", |f| f.rule.as_str());
+    let subject = truncate(
+        &format!(
+            "KMS guardrail: {action}: {rule} grant on key {} in {} {}",
+            key_id(e),
+            e.account,
+            e.region
+        ),
+        MAX_SUBJECT,
+    );
+    let body = json!({
+        "key_arn": e.key_arn,
+        "account": e.account,
+        "region": e.region,
+        "event": event_json(e),
+        "actor": e.actor,
+        "grant": v.grant,
+        "action": action,
+        "outcome": v.message,
+        "verified": v.verified,
+        "findings": v.findings,
+    });
+    Alert {
+        subject,
+        severity: severity_of(&v.findings),
+        account: Some(e.account.clone()),
+        action: action.to_owned(),
+        body,
+    }
+}
+
 /// Builds the alert for `out`, the outcome of `e`.
 pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
     let action = action_name(kind, out.action);
     let severity = match kind {
         Kind::CouldNotCheck | Kind::NotCovered => "high".to_owned(),
         Kind::Skipped => "info".to_owned(),
-        Kind::Violation => out
-            .findings
-            .iter()
-            .map(|f| f.severity)
-            .min()
-            .map_or_else(|| "info".to_owned(), |s| s.as_str().to_owned()),
+        Kind::Violation => severity_of(&out.findings),
     };
-    let key_id = e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn);
+    let key_id = key_id(e);
     let what = match kind {
         Kind::Violation => out
             .findings
@@ -87,14 +149,7 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
         "key_arn": e.key_arn,
         "account": e.account,
         "region": e.region,
-        "event": {
-            "id": e.event_id,
-            "cloudtrail_event_id": e.cloudtrail_event_id,
-            "name": e.name.as_str(),
-            "time": e.time,
-            "source_ip": e.source_ip,
-            "user_agent": e.user_agent,
-        },
+        "event": event_json(e),
         "actor": e.actor,
         "status": out.status,
         "action": action,

@@ -4,11 +4,12 @@
 //! and for the organization sweep's capacity model.
 
 use super::ports::{
-    Alert, Alerts, Baselines, Budget, Checkpoints, ErrorClass, KeyInfo, KeyPage, KeyPolicies,
-    PortError,
+    Alert, Alerts, Baselines, Budget, Checkpoints, ErrorClass, GrantPage, KeyInfo, KeyPage,
+    KeyPolicies, PortError,
 };
 use crate::sweep::org::Unit;
 use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress, UnitQueue};
+use engine::KeyGrant;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -25,6 +26,10 @@ pub enum Call {
     Put,
     /// `ListKeys`.
     List,
+    /// `ListGrants`.
+    ListGrants,
+    /// `RevokeGrant`.
+    Revoke,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +41,13 @@ struct Keys {
     /// Policies served by the next `GetKeyPolicy` calls before the stored one (stale reads).
     stale: VecDeque<String>,
     puts: Vec<(String, String)>,
+    /// Each key's grants, in creation order.
+    grants: HashMap<String, Vec<KeyGrant>>,
+    /// Revoked grants still listed by the next this-many `ListGrants` calls (eventual
+    /// consistency), with the key they were on.
+    lingering: Vec<(String, KeyGrant)>,
+    linger_reads: usize,
+    revokes: Vec<(String, String)>,
 }
 
 /// KMS keys in memory.
@@ -104,6 +116,30 @@ impl InMemoryKeyPolicies {
     /// Every `PutKeyPolicy` made: (key ARN, policy).
     pub fn puts(&self) -> Vec<(String, String)> {
         self.lock().puts.clone()
+    }
+
+    /// Gives the key a grant.
+    pub fn add_grant(&self, key_arn: &str, grant: KeyGrant) {
+        self.lock()
+            .grants
+            .entry(key_arn.to_owned())
+            .or_default()
+            .push(grant);
+    }
+
+    /// The key's grants.
+    pub fn grants(&self, key_arn: &str) -> Vec<KeyGrant> {
+        self.lock().grants.get(key_arn).cloned().unwrap_or_default()
+    }
+
+    /// Keeps a revoked grant listed by the next `reads` calls of `ListGrants`.
+    pub fn linger_revoked(&self, reads: usize) {
+        self.lock().linger_reads = reads;
+    }
+
+    /// Every `RevokeGrant` made: (key ARN, grant id).
+    pub fn revokes(&self) -> Vec<(String, String)> {
+        self.lock().revokes.clone()
     }
 
     fn fault(keys: &mut Keys, call: Call) -> Result<(), PortError> {
@@ -189,6 +225,57 @@ impl KeyPolicies for InMemoryKeyPolicies {
             .ok_or_else(|| not_found(key_arn))?;
         entry.1 = policy.to_owned();
         keys.puts.push((key_arn.to_owned(), policy.to_owned()));
+        Ok(())
+    }
+
+    /// One page holds every grant (the paging is the AWS adapter's and the pacer's).
+    async fn list_grants(
+        &self,
+        _region: &str,
+        key_arn: &str,
+        grant_id: Option<&str>,
+        _marker: Option<&str>,
+    ) -> Result<GrantPage, PortError> {
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::ListGrants)?;
+        if !keys.keys.contains_key(key_arn) {
+            return Err(not_found(key_arn));
+        }
+        let mut grants = keys.grants.get(key_arn).cloned().unwrap_or_default();
+        if keys.linger_reads > 0 {
+            keys.linger_reads -= 1;
+            grants.extend(
+                keys.lingering
+                    .iter()
+                    .filter(|(k, _)| k == key_arn)
+                    .map(|(_, g)| g.clone()),
+            );
+        } else {
+            keys.lingering.clear();
+        }
+        grants.retain(|g| grant_id.is_none_or(|id| g.grant_id == id));
+        Ok(GrantPage { grants, next: None })
+    }
+
+    async fn revoke_grant(
+        &self,
+        _region: &str,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> Result<(), PortError> {
+        let mut keys = self.lock();
+        Self::fault(&mut keys, Call::Revoke)?;
+        let grants = keys.grants.entry(key_arn.to_owned()).or_default();
+        let Some(at) = grants.iter().position(|g| g.grant_id == grant_id) else {
+            return Err(PortError::new(
+                ErrorClass::NotFound,
+                "NotFoundException",
+                format!("Grant ID {grant_id} not found"),
+            ));
+        };
+        let grant = grants.remove(at);
+        keys.lingering.push((key_arn.to_owned(), grant));
+        keys.revokes.push((key_arn.to_owned(), grant_id.to_owned()));
         Ok(())
     }
 }

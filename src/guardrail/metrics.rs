@@ -1,6 +1,6 @@
 //! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
 //! into counts — evaluations, violations, remediations, remediation failures, accounts not
-//! covered — and, for a sweep run, the keys it saw and skipped and its duration. Every
+//! covered, grant violations and revocations — and, for a sweep run, the keys it saw and skipped and its duration. Every
 //! record is dimensioned by the key's account.
 
 use super::{Action, Outcome, Status};
@@ -71,6 +71,19 @@ pub fn emf(out: &Outcome, at: Location<'_>, timestamp_ms: u64) -> Value {
                 "Count",
                 u64::from(out.status == Status::NotCovered),
             ),
+            (
+                "GrantViolations",
+                "Count",
+                out.grants.iter().filter(|v| !v.findings.is_empty()).count() as u64,
+            ),
+            (
+                "GrantRevocations",
+                "Count",
+                out.grants
+                    .iter()
+                    .filter(|v| v.action == Action::Reverted)
+                    .count() as u64,
+            ),
         ],
     )
 }
@@ -99,6 +112,8 @@ pub fn sweep_emf(run: &Counts, duration_ms: u64, at: Location<'_>, timestamp_ms:
             ("Violations", "Count", run.violating),
             ("Remediations", "Count", run.remediated),
             ("RemediationFailures", "Count", run.failed),
+            ("GrantViolations", "Count", run.grant_violations),
+            ("GrantRevocations", "Count", run.grants_revoked),
             ("SweepKeys", "Count", run.keys_seen),
             ("SweepSkipped", "Count", run.skipped_total()),
             ("SweepDuration", "Milliseconds", duration_ms),

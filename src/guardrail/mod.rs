@@ -8,12 +8,13 @@
 //! are alerted and the event succeeds.
 
 pub mod alert;
+pub mod grant;
 pub mod memory;
 pub mod metrics;
 pub mod ports;
 
 use crate::event::{self, Intake, KeyEvent, KeyEventName};
-use engine::grants::KeyContext;
+use engine::grants::{KeyContext, Organization};
 use engine::policy::Policy;
 use engine::remediate;
 use engine::report::{Finding, Report};
@@ -21,6 +22,7 @@ use engine::rules::{RuleAction, RuleSet};
 use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// An account that is not covered is alerted at most once in this many seconds.
@@ -74,7 +76,57 @@ pub struct Settings {
     /// Re-reads after a write (and of a policy that looks superseded): KMS is eventually
     /// consistent.
     pub reread: Backoff,
+    /// The owner's organization, as last learned (organization mode): how a grant to
+    /// another account of a trusted organization is told from a foreign one.
+    pub membership: Membership,
 }
+
+/// The organization the keys' owners belong to, as the app last learned it (`ListAccounts`
+/// in organization mode), shared between the app that refreshes it and the guardrail that
+/// reads it. Unknown until learned: a grant finding that hangs on membership then only
+/// alerts.
+#[derive(Debug, Clone, Default)]
+pub struct Membership(Arc<RwLock<Option<Learned>>>);
+
+/// An organization and when it was learned (seconds since the epoch).
+type Learned = (Arc<Organization>, u64);
+
+impl Membership {
+    /// The organization, if known.
+    pub fn get(&self) -> Option<Arc<Organization>> {
+        self.read().map(|(org, _)| org)
+    }
+
+    /// When it was learned (seconds since the epoch), if it was.
+    pub fn learned_at(&self) -> Option<u64> {
+        self.read().map(|(_, at)| at)
+    }
+
+    /// Records `org` as learned at `now`.
+    pub fn set(&self, org: Organization, now: u64) {
+        let mut slot = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some((Arc::new(org), now));
+    }
+
+    fn read(&self) -> Option<Learned> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Two handles are equal when they share one record.
+impl PartialEq for Membership {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Membership {}
 
 impl Default for Settings {
     fn default() -> Self {
@@ -90,6 +142,7 @@ impl Default for Settings {
                 attempts: 4,
                 first_delay: Duration::from_millis(250),
             },
+            membership: Membership::default(),
         }
     }
 }
@@ -182,6 +235,12 @@ pub struct Outcome {
     pub verified: Option<bool>,
     /// Whether an alert was published.
     pub alerted: bool,
+    /// The key's grants judged (a `CreateGrant` event's grant; every grant in a sweep).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<grant::GrantVerdict>,
+    /// Why the key's grants could not be checked (a sweep whose `ListGrants` failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants_unchecked: Option<String>,
 }
 
 impl Outcome {
@@ -190,6 +249,8 @@ impl Outcome {
     pub fn failed(&self) -> bool {
         matches!(self.status, Status::CouldNotCheck | Status::NotCovered)
             || matches!(self.action, Action::RevertFailed | Action::NotRemediated)
+            || self.grants_unchecked.is_some()
+            || self.grants.iter().any(grant::GrantVerdict::failed)
     }
 
     /// An outcome with nothing found or done yet.
@@ -206,6 +267,8 @@ impl Outcome {
             policy_after: None,
             verified: None,
             alerted: false,
+            grants: Vec::new(),
+            grants_unchecked: None,
         }
     }
 }
@@ -318,8 +381,32 @@ impl<P: Ports> Guardrail<P> {
             }
             return Ok(out);
         }
-        let ctx = KeyContext::for_key_arn(&e.key_arn);
-        let (text, report) = match self.settled_policy(e, rules, &ctx).await {
+        let mut ctx = KeyContext::for_key_arn(&e.key_arn);
+        ctx.organization = self.settings.membership.get();
+        if e.name == KeyEventName::CreateGrant {
+            return self.handle_grant_event(e, rules, &ctx, out, now).await;
+        }
+        let mut out = self.handle_policy(e, rules, &ctx, out, now).await?;
+        if e.name == KeyEventName::Sweep
+            && rules.judges_grants()
+            && matches!(out.status, Status::Compliant | Status::Violating)
+        {
+            self.sweep_grants(e, rules, &ctx, now, &mut out).await?;
+        }
+        Ok(out)
+    }
+
+    /// The key policy's part of the decision: read (settled), evaluate, then record the
+    /// baseline or act on the violation.
+    async fn handle_policy(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+        ctx: &KeyContext,
+        mut out: Outcome,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        let (text, report) = match self.settled_policy(e, rules, ctx).await {
             Ok(settled) => settled,
             Err(err) => return self.could_not_check(e, out, "GetKeyPolicy", err, now).await,
         };
@@ -344,7 +431,7 @@ impl<P: Ports> Guardrail<P> {
             return Ok(out);
         }
         out.status = Status::Violating;
-        self.act_on_violation(e, rules, &ctx, &text, &report, now, &mut out)
+        self.act_on_violation(e, rules, ctx, &text, &report, now, &mut out)
             .await?;
         Ok(out)
     }
@@ -652,24 +739,38 @@ impl<P: Ports> Guardrail<P> {
         kind: alert::Kind,
     ) -> Result<(), HandlerError> {
         let message = alert::build(e, out, kind);
-        match self.ports.alerts().publish(&message).await {
-            Ok(()) => {
-                out.alerted = true;
-                Ok(())
+        match self
+            .publish_after(&message, out.action == Action::Reverted)
+            .await?
+        {
+            None => out.alerted = true,
+            Some(error) => {
+                out.message = format!("{}; the alert could not be published: {error}", out.message)
             }
-            // After a write, a retry would find a compliant key and never alert: keep the
-            // alert in the log (error level, whole body) and succeed.
-            Err(error) if out.action == Action::Reverted => {
+        }
+        Ok(())
+    }
+
+    /// Publishes `message`. When publishing fails after a write (`after_write`), a retry
+    /// would find nothing left to do and never alert: the alert is kept in the log (error
+    /// level, whole body) and the failure returned as `Some` for the outcome's message.
+    /// Before any write, a failure is transient: a retry re-evaluates and alerts again.
+    async fn publish_after(
+        &self,
+        message: &ports::Alert,
+        after_write: bool,
+    ) -> Result<Option<PortError>, HandlerError> {
+        match self.ports.alerts().publish(message).await {
+            Ok(()) => Ok(None),
+            Err(error) if after_write => {
                 tracing::error!(
                     error = %error,
                     subject = %message.subject,
                     body = %message.body,
-                    "the alert for a revert could not be published; this line holds it"
+                    "the alert for a write could not be published; this line holds it"
                 );
-                out.message = format!("{}; the alert could not be published: {error}", out.message);
-                Ok(())
+                Ok(Some(error))
             }
-            // Before any write, a retry re-evaluates and alerts again.
             Err(error) => Err(HandlerError::Transient {
                 step: "Publish",
                 error,

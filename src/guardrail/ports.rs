@@ -1,4 +1,5 @@
-//! The guardrail's boundaries, one small trait per capability: [`KeyPolicies`] (KMS),
+//! The guardrail's boundaries, one small trait per capability: [`KeyPolicies`] (KMS: key
+//! policies and grants),
 //! [`Alerts`] (SNS), [`Baselines`] (the store of last known-good policies and revert
 //! budgets), [`Checkpoints`] (where a sweep keeps its place). AWS adapters implement them over
 //! the SDK; `memory` implements them in memory. [`Ports`] bundles them, so the decision and
@@ -106,8 +107,18 @@ pub struct KeyPage {
     pub next: Option<String>,
 }
 
-/// Reading and writing key policies (KMS). Calls take the key's region: a replica lives in
-/// another region than the event that announced it.
+/// One page of `ListGrants`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GrantPage {
+    /// The grants, in the service's order.
+    pub grants: Vec<engine::KeyGrant>,
+    /// The marker for the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// Reading and writing key policies, and reading and revoking a key's grants (KMS). Calls
+/// take the key's region: a replica lives in another region than the event that announced
+/// it.
 pub trait KeyPolicies {
     /// `DescribeKey`.
     fn describe_key(
@@ -143,6 +154,21 @@ pub trait KeyPolicies {
         key_arn: &str,
         policy: &str,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// `ListGrants` for the key: the page after `marker`, only grant `grant_id` when given.
+    fn list_grants(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: Option<&str>,
+        marker: Option<&str>,
+    ) -> impl Future<Output = Result<GrantPage, PortError>> + Send;
+    /// `RevokeGrant`.
+    fn revoke_grant(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
 }
 
 /// One alert: a short subject, a JSON body, and attributes subscribers filter on.
@@ -155,7 +181,8 @@ pub struct Alert {
     /// The account the alert is about (an attribute for per-account subscription filters).
     pub account: Option<String>,
     /// What the guardrail did: `reverted`, `would-revert`, `alerted`, `revert-failed`,
-    /// `not-remediated`, `could-not-check`, `not-covered`, `skipped`, `sweep-summary`.
+    /// `not-remediated`, `could-not-check`, `not-covered`, `skipped`, `sweep-summary`; for
+    /// grants `revoked`, `would-revoke`, `revoke-failed`.
     pub action: String,
     /// The message body.
     pub body: serde_json::Value,

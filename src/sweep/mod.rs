@@ -109,6 +109,18 @@ pub struct Counts {
     pub failed: u64,
     /// Keys left alone, by reason.
     pub skipped: BTreeMap<Skip, u64>,
+    /// Grants checked (every swept key's, `ListGrants`).
+    #[serde(default)]
+    pub grants_seen: u64,
+    /// Grants that violate the rules.
+    #[serde(default)]
+    pub grant_violations: u64,
+    /// Violating grants revoked.
+    #[serde(default)]
+    pub grants_revoked: u64,
+    /// Violating grants a monitor-mode sweep would have revoked.
+    #[serde(default)]
+    pub grants_would_revoke: u64,
 }
 
 impl Counts {
@@ -132,6 +144,12 @@ impl Counts {
             Action::WouldRevert => self.would_remediate += 1,
             _ => {}
         }
+        for v in &out.grants {
+            self.grants_seen += 1;
+            self.grant_violations += u64::from(!v.findings.is_empty());
+            self.grants_revoked += u64::from(v.action == Action::Reverted);
+            self.grants_would_revoke += u64::from(v.action == Action::WouldRevert);
+        }
     }
 
     /// Adds `other`'s counts to these.
@@ -142,9 +160,18 @@ impl Counts {
         self.remediated += other.remediated;
         self.would_remediate += other.would_remediate;
         self.failed += other.failed;
+        self.grants_seen += other.grants_seen;
+        self.grant_violations += other.grant_violations;
+        self.grants_revoked += other.grants_revoked;
+        self.grants_would_revoke += other.grants_would_revoke;
         for (skip, n) in &other.skipped {
             *self.skipped.entry(*skip).or_default() += n;
         }
+    }
+
+    /// Whether a key policy or a grant violates the rules.
+    pub fn has_violations(&self) -> bool {
+        self.violating > 0 || self.grant_violations > 0
     }
 
     /// Keys skipped, for every reason.
@@ -559,7 +586,7 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
     /// it was. A summary that cannot be published is logged whole.
     async fn alert_summary(&self, summary: &Summary) -> bool {
         let counts = &summary.counts;
-        if counts.violating == 0 && counts.failed == 0 {
+        if !counts.has_violations() && counts.failed == 0 {
             return false;
         }
         let alert = summary_alert(summary);
@@ -597,7 +624,9 @@ fn record(summary: &mut Summary, out: &Outcome) {
         summary.account = engine::arn::Arn::parse(&key).map(|a| a.account.to_owned());
     }
     summary.counts.add(out);
-    if out.status == Status::Violating && summary.violating_keys.len() < NAMED {
+    let violating_grant = out.grants.iter().any(|v| !v.findings.is_empty());
+    if (out.status == Status::Violating || violating_grant) && summary.violating_keys.len() < NAMED
+    {
         summary.violating_keys.push(key.clone());
     }
     if out.failed() && summary.failures.len() < NAMED {
@@ -616,16 +645,17 @@ fn millis(d: std::time::Duration) -> u64 {
 pub fn summary_alert(summary: &Summary) -> Alert {
     let c = &summary.counts;
     let subject = format!(
-        "KMS guardrail: sweep of {} {}: {} violating, {} failed of {} keys",
+        "KMS guardrail: sweep of {} {}: {} violating, {} failed of {} keys, {} violating grants",
         summary.account.as_deref().unwrap_or_default(),
         summary.region,
         c.violating,
         c.failed,
-        c.keys_seen
+        c.keys_seen,
+        c.grant_violations
     );
     Alert {
         subject: crate::guardrail::alert::truncate(&subject, crate::guardrail::alert::MAX_SUBJECT),
-        severity: if c.violating > 0 { "high" } else { "medium" }.to_owned(),
+        severity: if c.has_violations() { "high" } else { "medium" }.to_owned(),
         account: summary.account.clone(),
         action: "sweep-summary".to_owned(),
         body: serde_json::to_value(summary).unwrap_or(Value::Null),

@@ -94,7 +94,7 @@ impl OrgSummary {
 
     /// Whether anything needs a person: violations, failures, blind spots.
     pub fn needs_attention(&self) -> bool {
-        self.totals.violating > 0
+        self.totals.has_violations()
             || self.totals.failed > 0
             || !self.not_covered.is_empty()
             || !self.failed_units.is_empty()
@@ -130,9 +130,10 @@ impl OrgSummary {
     pub fn alert(&self) -> Alert {
         let t = &self.totals;
         let subject = format!(
-            "KMS guardrail: sweep of {} accounts: {} violating, {} failed, {} not covered",
+            "KMS guardrail: sweep of {} accounts: {} violating, {} violating grants, {} failed, {} not covered",
             self.accounts.len() + self.not_covered.len(),
             t.violating,
+            t.grant_violations,
             t.failed,
             self.not_covered.len()
         );
@@ -151,7 +152,7 @@ impl OrgSummary {
                 &subject,
                 crate::guardrail::alert::MAX_SUBJECT,
             ),
-            severity: if t.violating > 0 || !self.not_covered.is_empty() {
+            severity: if t.has_violations() || !self.not_covered.is_empty() {
                 "high"
             } else {
                 "medium"

@@ -5,7 +5,7 @@
 //! succeed. The account's quotas are shared with its real workloads: the sweep takes a
 //! small share of each ([`Pacing::share`], 10 % by default).
 
-use crate::guardrail::ports::{KeyInfo, KeyPage, KeyPolicies, PortError};
+use crate::guardrail::ports::{GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError};
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -25,16 +25,22 @@ pub enum Op {
     ListAliases,
     /// `PutKeyPolicy` (only in enforce mode).
     PutKeyPolicy,
+    /// `ListGrants` (every swept key's grants, paged).
+    ListGrants,
+    /// `RevokeGrant` (only in enforce mode).
+    RevokeGrant,
 }
 
 impl Op {
     /// Every operation.
-    pub const ALL: [Op; 5] = [
+    pub const ALL: [Op; 7] = [
         Op::ListKeys,
         Op::DescribeKey,
         Op::GetKeyPolicy,
         Op::ListAliases,
         Op::PutKeyPolicy,
+        Op::ListGrants,
+        Op::RevokeGrant,
     ];
 
     /// The API name.
@@ -45,6 +51,8 @@ impl Op {
             Op::GetKeyPolicy => "GetKeyPolicy",
             Op::ListAliases => "ListAliases",
             Op::PutKeyPolicy => "PutKeyPolicy",
+            Op::ListGrants => "ListGrants",
+            Op::RevokeGrant => "RevokeGrant",
         }
     }
 
@@ -57,6 +65,8 @@ impl Op {
             Op::GetKeyPolicy => 1000.0,
             Op::ListAliases => 100.0,
             Op::PutKeyPolicy => 15.0,
+            Op::ListGrants => 100.0,
+            Op::RevokeGrant => 30.0,
         }
     }
 
@@ -69,7 +79,7 @@ impl Op {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pacing {
     /// Requests per second for each operation, in [`Op::ALL`] order.
-    pub rates: [f64; 5],
+    pub rates: [f64; Op::ALL.len()],
     /// Calls in flight at most, all operations together.
     pub concurrency: usize,
     /// How often a throttled call is retried before its failure is reported.
@@ -124,7 +134,7 @@ fn interval(rate: f64) -> Duration {
 pub struct Paced<K> {
     inner: K,
     pacing: Pacing,
-    lanes: Mutex<[Lane; 5]>,
+    lanes: Mutex<[Lane; Op::ALL.len()]>,
     permits: Semaphore,
 }
 
@@ -294,6 +304,31 @@ impl<K: KeyPolicies + Sync> KeyPolicies for Paced<K> {
     ) -> Result<(), PortError> {
         self.call(Op::PutKeyPolicy, || {
             self.inner.put_key_policy(region, key_arn, policy)
+        })
+        .await
+    }
+
+    async fn list_grants(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<GrantPage, PortError> {
+        self.call(Op::ListGrants, || {
+            self.inner.list_grants(region, key_arn, grant_id, marker)
+        })
+        .await
+    }
+
+    async fn revoke_grant(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> Result<(), PortError> {
+        self.call(Op::RevokeGrant, || {
+            self.inner.revoke_grant(region, key_arn, grant_id)
         })
         .await
     }

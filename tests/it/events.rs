@@ -50,6 +50,24 @@ fn every_sample_is_read_as_intended() {
             "us-east-1",
         ),
         (
+            "create-grant-foreign-account.json",
+            KeyEventName::CreateGrant,
+            KEY,
+            "us-east-1",
+        ),
+        (
+            "create-grant-service-source-arn.json",
+            KeyEventName::CreateGrant,
+            KEY,
+            "us-east-1",
+        ),
+        (
+            "create-grant-by-rds.json",
+            KeyEventName::CreateGrant,
+            KEY,
+            "us-east-1",
+        ),
+        (
             "replicate-key.json",
             KeyEventName::ReplicateKey,
             "arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab",
@@ -82,6 +100,23 @@ fn every_sample_is_read_as_intended() {
         handled.len() + 1,
         "every sample has an expectation here: {files:?}"
     );
+}
+
+#[test]
+fn a_create_grant_event_names_the_grant_it_made() {
+    let Intake::Handle(e) = intake("create-grant-foreign-account.json") else {
+        panic!("handled")
+    };
+    assert_eq!(
+        e.grant_id.as_deref(),
+        Some("0c237476b39f8bc44e45212e08498fbe3151305030726c0590dd8d3e9f3d6a60")
+    );
+    assert_eq!(e.request_policy, None);
+    let Intake::Handle(rds) = intake("create-grant-by-rds.json") else {
+        panic!("a grant an AWS service made is handled (and judged) too")
+    };
+    assert_eq!(rds.actor.kind.as_deref(), Some("AWSService"));
+    assert!(rds.grant_id.is_some());
 }
 
 #[test]

@@ -227,10 +227,17 @@ async fn a_sweep_skips_aws_managed_keys() {
                 ))
                 .build()
         });
+    let grants = mock!(Client::list_grants)
+        .match_requests(|r| r.key_id() == Some(KEY))
+        .then_output(|| {
+            aws_sdk_kms::operation::list_grants::ListGrantsOutput::builder()
+                .truncated(false)
+                .build()
+        });
     let client = mock_client!(
         aws_sdk_kms,
         RuleMode::MatchAny,
-        [&list, &managed, &customer, &get]
+        [&list, &managed, &customer, &get, &grants]
     );
     let g = guardrail_over(client);
     let sweeper = Sweeper {

@@ -9,7 +9,7 @@ use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
 };
 use kms_guardrail::guardrail::ports::{
-    Adapters, ErrorClass, KeyInfo, KeyPage, KeyPolicies, PortError,
+    Adapters, ErrorClass, GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError,
 };
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Outcome, Settings, Skip, Status};
 use kms_guardrail::sweep::pace::{Op, Paced, Pacing};
@@ -168,6 +168,32 @@ impl KeyPolicies for Probe {
         self.observe(
             Op::PutKeyPolicy,
             self.keys.put_key_policy(region, key_arn, policy),
+        )
+        .await
+    }
+    async fn list_grants(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<GrantPage, PortError> {
+        self.observe(
+            Op::ListGrants,
+            self.keys.list_grants(region, key_arn, grant_id, marker),
+        )
+        .await
+    }
+
+    async fn revoke_grant(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> Result<(), PortError> {
+        self.observe(
+            Op::RevokeGrant,
+            self.keys.revoke_grant(region, key_arn, grant_id),
         )
         .await
     }
@@ -420,9 +446,10 @@ async fn a_stopped_sweep_resumes_and_visits_every_key_once() {
 async fn a_run_stops_at_its_deadline_and_the_next_one_finishes() {
     let s = sweeper(Mode::Monitor, Pacing::default(), 100);
     fill(&s, 300, 50);
-    // 100 GetKeyPolicy/s: 300 keys need about three seconds.
+    // Every key's grants are listed at 10 ListGrants/s (a tenth of its 100/s, the slowest
+    // lane): 300 keys need about thirty seconds.
     let limits = Limits {
-        deadline: Some(Instant::now() + Duration::from_secs(1)),
+        deadline: Some(Instant::now() + Duration::from_secs(10)),
         max_keys: None,
     };
     let (first, _) = run(&s, &start("d"), limits).await;
@@ -469,6 +496,25 @@ impl KeyPolicies for Shifting {
         policy: &str,
     ) -> Result<(), PortError> {
         self.probe.put_key_policy(region, key_arn, policy).await
+    }
+    async fn list_grants(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: Option<&str>,
+        marker: Option<&str>,
+    ) -> Result<GrantPage, PortError> {
+        self.probe
+            .list_grants(region, key_arn, grant_id, marker)
+            .await
+    }
+    async fn revoke_grant(
+        &self,
+        region: &str,
+        key_arn: &str,
+        grant_id: &str,
+    ) -> Result<(), PortError> {
+        self.probe.revoke_grant(region, key_arn, grant_id).await
     }
 }
 
@@ -571,8 +617,10 @@ async fn ten_thousand_keys_never_exceed_the_rate_or_the_concurrency() {
 
 #[tokio::test(start_paused = true)]
 async fn throttling_backs_off_and_slows_the_operation() {
-    // One call at a time, so the throttled calls are one call's attempts, in order.
-    let pacing = Pacing::share(10.0, 1);
+    // One call at a time, so the throttled calls are one call's attempts, in order; grants
+    // listed fast enough that GetKeyPolicy's lane sets the pace.
+    let mut pacing = Pacing::share(10.0, 1);
+    pacing.rates[Op::ListGrants as usize] = 10_000.0;
     let s = sweeper(Mode::Monitor, pacing.clone(), 100);
     fill(&s, 400, 1_000);
     // After 100 keys, three throttled GetKeyPolicy calls in a row.

@@ -24,7 +24,7 @@ pub struct KeyContext {
     /// The organization the owner belongs to, when the caller knows it and its accounts:
     /// how a grant to another account of a trusted organization is told from a foreign one
     /// (a grant names an account, not an organization).
-    pub organization: Option<Organization>,
+    pub organization: Option<std::sync::Arc<Organization>>,
 }
 
 /// An organization and its member accounts.

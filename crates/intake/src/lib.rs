@@ -1,5 +1,5 @@
-//! Event intake: an EventBridge "AWS API Call via CloudTrail" event for KMS becomes a
-//! [`KeyEvent`] to handle, an [`Ignored`] one to acknowledge (failed calls, other events, no
+//! Event intake: an EventBridge "AWS API Call via CloudTrail" event for KMS (a call that set
+//! a key policy, or `CreateGrant`) becomes a [`KeyEvent`] to handle, an [`Ignored`] one to acknowledge (failed calls, other events, no
 //! resolvable key), or an [`EventError`] when the input is not such an event at all.
 //!
 //! Own types rather than `aws_lambda_events`' `AWSAPICall`: real CloudTrail events omit
@@ -14,8 +14,8 @@ use engine::arn::Arn;
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Why a key is checked: one of the CloudTrail calls that set a key policy, or the
-/// scheduled sweep.
+/// Why a key is checked: one of the CloudTrail calls that set a key policy, `CreateGrant`,
+/// or the scheduled sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum KeyEventName {
     /// `PutKeyPolicy`.
@@ -24,6 +24,8 @@ pub enum KeyEventName {
     CreateKey,
     /// `ReplicateKey` (the replica, in the replica region, is the key to check).
     ReplicateKey,
+    /// `CreateGrant`: the grant, not the policy, is what to check.
+    CreateGrant,
     /// The scheduled sweep listed the key (no CloudTrail call).
     Sweep,
 }
@@ -34,6 +36,7 @@ impl KeyEventName {
             "PutKeyPolicy" => Some(KeyEventName::PutKeyPolicy),
             "CreateKey" => Some(KeyEventName::CreateKey),
             "ReplicateKey" => Some(KeyEventName::ReplicateKey),
+            "CreateGrant" => Some(KeyEventName::CreateGrant),
             _ => None,
         }
     }
@@ -44,6 +47,7 @@ impl KeyEventName {
             KeyEventName::PutKeyPolicy => "PutKeyPolicy",
             KeyEventName::CreateKey => "CreateKey",
             KeyEventName::ReplicateKey => "ReplicateKey",
+            KeyEventName::CreateGrant => "CreateGrant",
             KeyEventName::Sweep => "Sweep",
         }
     }
@@ -143,6 +147,9 @@ pub struct KeyEvent {
     /// The policy text the call carried, if CloudTrail recorded it. Never trusted for the
     /// verdict: the guardrail re-fetches the policy.
     pub request_policy: Option<String>,
+    /// The grant a `CreateGrant` made (`responseElements.grantId`). Only a hint: the
+    /// guardrail reads the grant with `ListGrants` and judges what is there.
+    pub grant_id: Option<String>,
 }
 
 impl KeyEvent {
@@ -160,6 +167,7 @@ impl KeyEvent {
             source_ip: None,
             user_agent: None,
             request_policy: None,
+            grant_id: None,
         }
     }
 }
@@ -281,7 +289,7 @@ pub fn read(input: &Value) -> Result<Intake, EventError> {
     }
     let Some(name) = detail.event_name.as_deref().and_then(KeyEventName::parse) else {
         return ignore(format!(
-            "event `{}` does not set a key policy",
+            "event `{}` neither sets a key policy nor creates a grant",
             detail.event_name.as_deref().unwrap_or("")
         ));
     };
@@ -324,6 +332,7 @@ pub fn read(input: &Value) -> Result<Intake, EventError> {
             .and_then(|r| r.get("policy"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        grant_id: str_at(detail.response_elements.as_ref(), &["grantId"]).map(str::to_owned),
     })))
 }
 
@@ -375,7 +384,7 @@ fn resolve_key(
     let from_id =
         |id: &str, region: &str| key_arn_from_id(id, event_partition(detail)?, region, account);
     match name {
-        KeyEventName::PutKeyPolicy => {
+        KeyEventName::PutKeyPolicy | KeyEventName::CreateGrant => {
             let from_resources = detail.resources.iter().flatten().find_map(|r| {
                 let arn = r.arn.as_deref()?;
                 (r.kind.as_deref().is_none_or(|k| k == "AWS::KMS::Key") && is_key_arn(arn))

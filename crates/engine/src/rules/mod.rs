@@ -280,6 +280,13 @@ impl RuleSet {
         self.action(rule) != RuleAction::Off
     }
 
+    /// Whether any grant rule is on: grants need reading at all.
+    pub fn judges_grants(&self) -> bool {
+        RuleId::ALL
+            .iter()
+            .any(|&r| r.is_grant_rule() && self.is_on(r))
+    }
+
     /// The admin patterns for a key of `owner`: `${account}` expanded, or patterns that need
     /// it dropped when the owner is unknown.
     pub fn admins_for(&self, owner: Option<&str>) -> Vec<String> {

@@ -23,7 +23,7 @@ struct Expectation {
     account: Option<String>,
     rules: String,
     key_arn: Option<String>,
-    organization: Option<Organization>,
+    organization: Option<std::sync::Arc<Organization>>,
     findings: Vec<String>,
 }
 
@@ -65,10 +65,10 @@ fn read_expectation(path: &Path) -> Expectation {
             Some(("@key-arn", v)) => e.key_arn = Some(v.to_owned()),
             Some(("@org", v)) => {
                 let (id, accounts) = v.split_once(' ').unwrap_or((v, ""));
-                e.organization = Some(Organization {
+                e.organization = Some(std::sync::Arc::new(Organization {
                     id: id.to_owned(),
                     accounts: accounts.split(',').map(str::to_owned).collect(),
-                });
+                }));
             }
             Some((rule, at)) if !rule.starts_with('@') => e.findings.push(format!("{rule} {at}")),
             _ => panic!("{}: cannot read line `{line}`", path.display()),
