@@ -12,6 +12,7 @@ mod cli;
 mod coverage;
 mod events;
 mod faults;
+mod grants;
 mod handler;
 mod moto;
 mod sweep;
