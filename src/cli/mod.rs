@@ -11,6 +11,7 @@ mod output;
 use clap::{Parser, Subcommand, ValueEnum};
 use engine::arn::{Arn, is_account_id};
 use engine::grants::KeyContext;
+use engine::key_grant;
 use engine::remediate;
 use engine::rules::{RuleAction, RuleId, RuleSet};
 use engine::{Policy, Report};
@@ -49,7 +50,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Check key policy files against the organization's rules.
+    /// Check key policy files, or grant listings (`aws kms list-grants` output), against the
+    /// organization's rules.
     Check(CheckArgs),
     /// Print the policy the guardrail would put back for a violating one: the last
     /// known-good (`--baseline`) if it passes, else the policy with the offending grants
@@ -121,7 +123,12 @@ struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Policy files to check; `-` reads standard input.
+    /// Read every input as a grant listing (what `aws kms list-grants` prints). Without it,
+    /// an input that is a JSON object with a `Grants` array is read as one, any other as a
+    /// key policy.
+    #[arg(long)]
+    grants: bool,
+    /// Policy files (or grant listings) to check; `-` reads standard input.
     #[arg(required = true, value_name = "POLICY")]
     policies: Vec<String>,
 }
@@ -271,12 +278,19 @@ fn check(
         .iter()
         .map(|source| {
             let text = read_input(source, stdin, &mut stdin_used);
-            let outcome = text.and_then(|text| match Policy::parse(&text) {
-                Ok(policy) => {
-                    let report = engine::evaluate(&policy, &rules, &ctx);
-                    Ok((text, report))
+            let outcome = text.and_then(|text| {
+                if args.grants || key_grant::looks_like_listing(&text) {
+                    let grants = key_grant::parse_listing(&text).map_err(|e| e.to_string())?;
+                    let report = key_grant::evaluate_listing(&grants, &rules, &ctx);
+                    return Ok((text, report));
                 }
-                Err(e) => Err(e.to_string()),
+                match Policy::parse(&text) {
+                    Ok(policy) => {
+                        let report = engine::evaluate(&policy, &rules, &ctx);
+                        Ok((text, report))
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
             });
             Checked {
                 source: if source == "-" {

@@ -8,8 +8,18 @@ use engine::rules::{RuleId, RuleSet, Severity};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 
+/// Where in `text` the finding is: its span, or for a grant finding the grant's id.
+fn position(text: &str, finding: &Finding) -> usize {
+    match &finding.grant {
+        Some(id) if finding.span.start == finding.span.end => {
+            text.find(&format!("\"{id}\"")).map_or(0, |at| at + 1)
+        }
+        _ => finding.span.start,
+    }
+}
+
 fn line_of(text: &str, finding: &Finding) -> usize {
-    line_column(text, finding.span.start).0
+    line_column(text, position(text, finding)).0
 }
 
 pub(super) fn human(
@@ -39,10 +49,11 @@ pub(super) fn human(
                     )?;
                 }
                 for f in &report.findings {
-                    let place = match (f.statement, &f.sid) {
-                        (Some(i), Some(sid)) => format!("statement {i} ({sid:?})"),
-                        (Some(i), None) => format!("statement {i}"),
-                        (None, _) => "policy".to_owned(),
+                    let place = match (f.statement, &f.sid, &f.grant) {
+                        (_, _, Some(grant)) => format!("grant {grant}"),
+                        (Some(i), Some(sid), None) => format!("statement {i} ({sid:?})"),
+                        (Some(i), None, None) => format!("statement {i}"),
+                        (None, _, None) => "policy".to_owned(),
                     };
                     writeln!(
                         out,
@@ -173,7 +184,7 @@ pub(super) fn sarif(results: &[Checked], rules: &RuleSet, out: &mut dyn Write) -
             })),
             Ok((text, report)) => {
                 for f in &report.findings {
-                    let (line, column) = line_column(text, f.span.start);
+                    let (line, column) = line_column(text, position(text, f));
                     sarif_results.push(json!({
                         "ruleId": f.rule.as_str(),
                         "ruleIndex": f.rule as usize,
@@ -189,7 +200,10 @@ pub(super) fn sarif(results: &[Checked], rules: &RuleSet, out: &mut dyn Write) -
                             "kmsGuardrail/v1": format!(
                                 "{}:{}:{}",
                                 f.rule.as_str(),
-                                f.sid.as_deref().map_or_else(|| format!("{:?}", f.statement), str::to_owned),
+                                f.grant
+                                    .as_deref()
+                                    .or(f.sid.as_deref())
+                                    .map_or_else(|| format!("{:?}", f.statement), str::to_owned),
                                 f.principals.join(",")
                             ),
                         },

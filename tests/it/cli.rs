@@ -411,3 +411,104 @@ fn fix_of_invalid_json_could_not_check() {
     let o = run(&["fix", "-"], Some(b"{\"Statement\": ["));
     assert_could_not_check(&o, "stdin: invalid JSON at line 1, column 16");
 }
+
+/// `aws kms list-grants` output for one key: a foreign account's unconstrained decrypt grant
+/// and an own-account role's.
+const LISTING: &str = r#"{
+    "Grants": [
+        {
+            "KeyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "GrantId": "own-app",
+            "Name": "",
+            "CreationDate": "2026-11-30T10:00:00+00:00",
+            "GranteePrincipal": "arn:aws:iam::111122223333:role/App",
+            "IssuingAccount": "arn:aws:iam::111122223333:root",
+            "Operations": ["Decrypt", "Encrypt"]
+        },
+        {
+            "KeyId": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "GrantId": "foreign-reader",
+            "Name": "",
+            "CreationDate": "2026-11-30T10:05:00+00:00",
+            "GranteePrincipal": "arn:aws:iam::999988887777:role/Reader",
+            "IssuingAccount": "arn:aws:iam::111122223333:root",
+            "Operations": ["Decrypt"]
+        }
+    ],
+    "Truncated": false
+}"#;
+
+#[test]
+fn grant_listings_are_checked_by_shape_with_the_same_rules() {
+    let out = run(
+        &["check", "--rules", &org_rules(), "--format", "json", "-"],
+        Some(LISTING.as_bytes()),
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let findings = v["results"][0]["findings"].as_array().expect("findings");
+    let got: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().expect("rule"),
+                f["grant"]
+                    .as_str()
+                    .expect("a grant finding names its grant"),
+            )
+        })
+        .collect();
+    // Without known membership a foreign account is still reported (alert, never revert);
+    // the own-account grant is not.
+    assert_eq!(
+        got,
+        [
+            ("grant-untrusted-grantee", "foreign-reader"),
+            ("grant-unconstrained", "foreign-reader")
+        ]
+    );
+    // The line points at the grant's id in the listing.
+    let line = findings[0]["line"].as_u64().expect("line");
+    assert_eq!(
+        LISTING
+            .lines()
+            .nth(usize::try_from(line).expect("small") - 1),
+        Some(r#"            "GrantId": "foreign-reader","#)
+    );
+    // The human form names the grant; the owner comes from the grants' key ARN.
+    let human = run(
+        &["check", "--rules", &org_rules(), "-"],
+        Some(LISTING.as_bytes()),
+    );
+    assert!(
+        stdout(&human).contains("grant foreign-reader"),
+        "{}",
+        stdout(&human)
+    );
+    assert!(!stdout(&human).contains("own-app"), "{}", stdout(&human));
+
+    // Only the own grant: compliant.
+    let own_only = LISTING.replace("999988887777", OWNER);
+    let out = run(
+        &["check", "--rules", &org_rules(), "-"],
+        Some(own_only.as_bytes()),
+    );
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+
+    // `--grants` insists on a listing: a policy is a one-line error.
+    let out = run(&["check", "--grants", &compliant()], None);
+    assert_eq!(code(&out), 2);
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a grant listing"),
+        "{}",
+        stderr(&out)
+    );
+    // A listing with a grant missing its id says which field.
+    let out = run(
+        &["check", "-"],
+        Some(br#"{"Grants": [{"Operations": ["Decrypt"]}]}"#),
+    );
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("GrantId"), "{}", stderr(&out));
+}

@@ -193,33 +193,68 @@ impl KeyGrant {
 #[error("not a grant listing: {0}")]
 pub struct GrantsError(String);
 
-/// Reads what `aws kms list-grants` prints (`{"Grants": [...]}`), or a bare array of grants.
-pub fn parse_listing(text: &str) -> Result<Vec<KeyGrant>, GrantsError> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Listing {
-        Page {
-            #[serde(rename = "Grants")]
-            grants: Vec<KeyGrant>,
-        },
-        Bare(Vec<KeyGrant>),
+/// Every grant of a listing judged: one report, the grants' findings in listing order. A
+/// grant whose `KeyId` is a key ARN is judged for that key's account when `ctx` names none.
+pub fn evaluate_listing(
+    grants: &[KeyGrant],
+    rules: &crate::rules::RuleSet,
+    ctx: &crate::grants::KeyContext,
+) -> crate::report::Report {
+    let mut report = crate::report::Report::default();
+    for grant in grants {
+        let own;
+        let ctx = match grant.key_id.as_deref() {
+            Some(key) if ctx.account.is_none() && Arn::parse(key).is_some() => {
+                own = crate::grants::KeyContext {
+                    organization: ctx.organization.clone(),
+                    ..crate::grants::KeyContext::for_key_arn(key)
+                };
+                &own
+            }
+            _ => ctx,
+        };
+        let one = crate::evaluate::evaluate_grant(grant, rules, ctx);
+        report.findings.extend(one.findings);
+        for note in one.notes {
+            if !report.notes.contains(&note) {
+                report.notes.push(note);
+            }
+        }
     }
-    let listing: Listing = serde_json::from_str(text).map_err(|e| {
-        // The untagged enum's own error says nothing useful: name the shape expected.
-        let detail = serde_json::from_str::<serde_json::Value>(text)
-            .map_or_else(|e| e.to_string(), |_| e.to_string());
-        GrantsError(format!(
-            "expected {{\"Grants\": [{{\"GrantId\": …}}]}} ({detail})"
-        ))
-    })?;
-    Ok(match listing {
-        Listing::Page { grants } | Listing::Bare(grants) => grants,
-    })
+    report
 }
 
-/// Whether `text` has the shape of a grant listing (an object with a `Grants` member) rather
-/// than of a key policy. Looks at the top level only.
+/// Reads what `aws kms list-grants` prints (`{"Grants": [...]}`), or a bare array of grants.
+pub fn parse_listing(text: &str) -> Result<Vec<KeyGrant>, GrantsError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| GrantsError(e.to_string()))?;
+    let grants = match value {
+        serde_json::Value::Object(mut map) => match map.remove("Grants") {
+            Some(grants @ serde_json::Value::Array(_)) => grants,
+            _ => {
+                return Err(GrantsError(
+                    "expected an object with a `Grants` array (`aws kms list-grants` output)"
+                        .to_owned(),
+                ));
+            }
+        },
+        array @ serde_json::Value::Array(_) => array,
+        _ => {
+            return Err(GrantsError(
+                "expected an object with a `Grants` array, or an array of grants".to_owned(),
+            ));
+        }
+    };
+    serde_json::from_value(grants).map_err(|e| GrantsError(e.to_string()))
+}
+
+/// Whether `text` has the shape of a grant listing (an object with a `Grants` array) rather
+/// than of a key policy. Looks at the top level only; a text without `"Grants"` is not
+/// parsed at all.
 pub fn looks_like_listing(text: &str) -> bool {
+    if !text.contains("\"Grants\"") {
+        return false;
+    }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(map)) => map.get("Grants").is_some_and(|g| g.is_array()),
         _ => false,
