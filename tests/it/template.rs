@@ -72,7 +72,7 @@ fn the_rule_matches_what_intake_handles_and_excludes_failed_calls() {
     assert_eq!(strings(&pattern["source"]), ["aws.kms"]);
     assert_eq!(
         strings(&pattern["detail"]["eventName"]),
-        ["PutKeyPolicy", "CreateKey", "ReplicateKey"]
+        ["PutKeyPolicy", "CreateKey", "ReplicateKey", "CreateGrant"]
     );
     assert_eq!(
         pattern["detail"]["errorCode"][0]["exists"],
@@ -104,8 +104,10 @@ fn the_role_is_least_privilege() {
             "GenerateDataKey",
             "GetKeyPolicy",
             "ListAliases",
+            "ListGrants",
             "ListKeys",
-            "PutKeyPolicy"
+            "PutKeyPolicy",
+            "RevokeGrant"
         ]
         .into()
     );
