@@ -1,6 +1,7 @@
 //! Fault paths moto cannot produce, through the real KMS adapter with `aws-smithy-mocks`:
 //! every error the PutKeyPolicy reference lists (plus throttling and access denied) is
-//! classified, and the handler retries the transient ones and alerts the permanent ones.
+//! classified, and the handler retries the transient ones and alerts the permanent ones; and
+//! grants to service principals, whose fields moto does not keep.
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::operation::describe_key::DescribeKeyOutput;
@@ -273,4 +274,106 @@ async fn a_sweep_skips_aws_managed_keys() {
         "the AWS-managed key's policy is never read"
     );
     assert!(sweeper.guardrail.ports.alerts.sent().is_empty());
+}
+
+/// Grants to service principals, which moto does not hold: `ListGrants` answers (through the
+/// real adapter and the SDK's deserializer) with a service principal scoped to a resource of
+/// a foreign account (revoked) and one scoped to the owner's own log group (left alone).
+#[tokio::test(start_paused = true)]
+async fn service_principal_grants_are_judged_by_their_source() {
+    use aws_sdk_kms::operation::list_grants::ListGrantsOutput;
+    use aws_sdk_kms::operation::revoke_grant::RevokeGrantOutput;
+    use aws_sdk_kms::types::{GrantConstraints, GrantListEntry, GrantOperation};
+    let service_grant = |id: &str, source: &str| {
+        GrantListEntry::builder()
+            .key_id(KEY)
+            .grant_id(id)
+            .grantee_service_principal("logs.us-east-1.amazonaws.com")
+            .retiring_service_principal("logs.us-east-1.amazonaws.com")
+            .issuing_account("arn:aws:iam::111122223333:root")
+            .operations(GrantOperation::Encrypt)
+            .operations(GrantOperation::Decrypt)
+            .constraints(GrantConstraints::builder().source_arn(source).build())
+            .build()
+    };
+    let listed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let reads = listed.clone();
+    let list = mock!(Client::list_grants).then_output(move || {
+        // The foreign-source grant is gone once revoked (the read-back sees it so).
+        let first = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+        let mut out = ListGrantsOutput::builder()
+            .grants(service_grant(
+                "own-logs",
+                "arn:aws:logs:us-east-1:111122223333:log-group:/app/audit",
+            ))
+            .truncated(false);
+        if first {
+            out = out.grants(service_grant(
+                "foreign-logs",
+                "arn:aws:logs:us-east-1:999988887777:log-group:/theirs",
+            ));
+        }
+        out.build()
+    });
+    let revoke = mock!(Client::revoke_grant)
+        .match_requests(|r| r.grant_id() == Some("foreign-logs"))
+        .then_output(|| RevokeGrantOutput::builder().build());
+    let describe = mock!(Client::describe_key).then_output(customer_key);
+    // The example rules exempt an alias: the key's aliases are read before a revocation.
+    let aliases = mock!(Client::list_aliases)
+        .then_output(|| aws_sdk_kms::operation::list_aliases::ListAliasesOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_kms,
+        RuleMode::MatchAny,
+        [&describe, &list, &revoke, &aliases]
+    );
+    let g = guardrail_over(client);
+    // The organization is known and 999988887777 is not in it.
+    g.settings.membership.set(
+        kms_guardrail::engine::Organization {
+            id: "o-a1b2c3d4e5".to_owned(),
+            accounts: vec!["111122223333".to_owned()],
+        },
+        1_795_000_000,
+    );
+    let mut rules = rules();
+    rules.set_action(
+        kms_guardrail::engine::RuleId::GrantUntrustedGrantee,
+        kms_guardrail::engine::RuleAction::Revert,
+    );
+    // The event names no grant id: every grant of the key is judged.
+    let mut e = event();
+    e["detail"]["eventName"] = "CreateGrant".into();
+    e["detail"]["requestParameters"] = serde_json::json!({"keyId": KEY});
+    let out = g.handle(&e, &rules, 1_795_000_000).await.expect("handled");
+    let verdicts: Vec<(&str, Action, usize)> = out
+        .grants
+        .iter()
+        .map(|v| (v.grant.grant_id.as_str(), v.action, v.findings.len()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("own-logs", Action::None, 0),
+            ("foreign-logs", Action::Reverted, 1)
+        ]
+    );
+    assert_eq!(revoke.num_calls(), 1);
+    let foreign = &out.grants[1];
+    assert_eq!(
+        foreign.grant.grantee_service_principal.as_deref(),
+        Some("logs.us-east-1.amazonaws.com")
+    );
+    assert_eq!(foreign.verified, Some(true));
+    assert!(
+        foreign.findings[0].message.contains("999988887777"),
+        "{}",
+        foreign.findings[0].message
+    );
+    let alerts = g.ports.alerts.sent();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].body["grant"]["Constraints"]["SourceArn"],
+        "arn:aws:logs:us-east-1:999988887777:log-group:/theirs"
+    );
 }

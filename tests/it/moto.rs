@@ -5,6 +5,7 @@
 //! `moto/sweep.rs`.
 
 mod fanout;
+mod grants;
 mod org;
 mod sweep;
 
