@@ -89,7 +89,7 @@ async fn a_foreign_grant_is_revoked_after_its_event_and_an_own_role_grant_surviv
         "{}",
         out.message
     );
-    assert_eq!(grant_ids(&sdk, &key).await, [own.clone()]);
+    assert_eq!(grant_ids(&sdk, &key).await, std::slice::from_ref(&own));
     let alerts = notifications(&sdk, &queue).await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0]["MessageAttributes"]["action"]["Value"], "revoked");
