@@ -5,7 +5,9 @@
 //! guardrail's own member-role session is not remediated; a sweep of many accounts and
 //! regions, and of the organization's accounts, finds and reverts keys in each; and the
 //! forwarding path itself — the member template's rule on a member's default bus, the hub
-//! template's bus and rule — carries an event from member to hub and on to the handler.
+//! template's bus and rule — carries an event from member to hub and on to the handler; a
+//! member key's grant to a sibling account of the trusted organization stays, one outside it
+//! is revoked.
 
 use super::{
     ACCOUNT, REGION, app, baseline_table, config, event_in, fresh, good_policy_in, new_key,
@@ -471,4 +473,115 @@ async fn the_command_line_sweeps_the_accounts_and_regions_it_is_given() {
     assert_eq!(summary["not_covered"], serde_json::json!([]));
     assert!(!is_public(&policy_of(&a, &member_key).await));
     assert!(!is_public(&policy_of(&hub, &hub_key).await));
+}
+
+/// A grant names an account, not an organization: the hub learns its organization's
+/// accounts (`ListAccounts`), so a member key's grant to a sibling account of a trusted
+/// organization stays, and one to an outside account is revoked — in the member.
+#[tokio::test]
+async fn a_grant_to_a_sibling_account_stays_and_one_outside_the_organization_is_revoked() {
+    let _serial = fresh().await;
+    let hub = sdk().await;
+    let org = aws_sdk_organizations::Client::new(&hub);
+    let org_id = org
+        .create_organization()
+        .send()
+        .await
+        .expect("organization")
+        .organization()
+        .and_then(|o| o.id())
+        .expect("organization id")
+        .to_owned();
+    let mut members = Vec::new();
+    for name in ["workloads", "data"] {
+        let created = org
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .expect("account");
+        members.push(
+            created
+                .create_account_status()
+                .and_then(|s| s.account_id())
+                .expect("account id")
+                .to_owned(),
+        );
+    }
+    let (owner, sibling) = (&members[0], &members[1]);
+    let member = sdk_in(owner, REGION).await;
+    let key = new_key(&member, &good_policy_in(owner)).await;
+    let kms = aws_sdk_kms::Client::new(&member);
+    let grant = |grantee: String| {
+        let kms = kms.clone();
+        let key = key.clone();
+        async move {
+            kms.create_grant()
+                .key_id(&key)
+                .grantee_principal(grantee)
+                .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
+                .send()
+                .await
+                .expect("create grant")
+                .grant_id()
+                .expect("grant id")
+                .to_owned()
+        }
+    };
+    let to_sibling = grant(format!("arn:aws:iam::{sibling}:role/Reader")).await;
+    let to_outsider = grant("arn:aws:iam::999988887777:role/Reader".to_owned()).await;
+
+    let rules = std::env::temp_dir().join(format!(
+        "kms-guardrail-org-grant-rules-{}.yaml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &rules,
+        format!(
+            "version: 1\ntrusted_organizations: [\"{org_id}\"]\nrules:\n  grant-untrusted-grantee: revert\n"
+        ),
+    )
+    .expect("rules file");
+    let mut cfg = config(Mode::Enforce);
+    cfg.rules = kms_guardrail::config::RulesSource::File(rules);
+    cfg.member_role = Some(MEMBER_ROLE.to_owned());
+    let app = app(cfg, &hub).await;
+
+    let event = |grant_id: &str| {
+        let mut e = forwarded(event_in(
+            "create-grant-foreign-account.json",
+            owner,
+            &key,
+            "",
+        ));
+        e["detail"]["responseElements"]["grantId"] = grant_id.into();
+        e
+    };
+    let kept = app.invoke(&event(&to_sibling)).await.expect("handled");
+    assert_eq!(
+        (kept.status, kept.action),
+        (Status::Compliant, Action::None),
+        "{:?}",
+        kept.grants
+    );
+    let revoked = app.invoke(&event(&to_outsider)).await.expect("handled");
+    assert_eq!(
+        (revoked.status, revoked.action, revoked.verified),
+        (Status::Violating, Action::Reverted, Some(true)),
+        "{}",
+        revoked.message
+    );
+    let left: Vec<String> = kms
+        .list_grants()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("list grants")
+        .grants()
+        .iter()
+        .filter_map(|g| g.grant_id())
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(left, [to_sibling]);
 }
