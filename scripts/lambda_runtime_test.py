@@ -1,7 +1,8 @@
 """The Lambda binary inside the real Lambda runtime protocol: cargo-lambda's local emulator
 (`cargo lambda watch`) runs `guardrail-lambda`, `cargo lambda invoke` sends it the files of
 events/ (retargeted at a key in moto), and the outcome is checked in moto — policy reverted,
-alert published, baseline recorded, failed calls and the guardrail's own changes left alone —
+alert published, baseline recorded, a CreateGrant event's grant judged, failed calls and the
+guardrail's own changes left alone —
 and the schedule's sweep request runs a sweep and is idempotent.
 
 Also measures, for the README and the notes, the binary's time from process start to its
@@ -180,6 +181,21 @@ def main():
                   out is not None and out["action"] == "alerted", err or str(out))
             out, err = send("put-key-policy-failed.json", PUBLIC)
             check("a failed call is ignored", out is not None and out["status"] == "ignored", err or str(out))
+            # A grant to a foreign account: the example rules trust an organization whose
+            # accounts a single-account guardrail cannot know, so it alerts and never revokes.
+            grant = kms.create_grant(KeyId=key["KeyId"], GranteePrincipal="arn:aws:iam::999988887777:role/Reader",
+                                     Operations=["Decrypt"])["GrantId"]
+            created = event("create-grant-foreign-account.json", key["KeyId"])
+            created["detail"]["responseElements"]["grantId"] = grant
+            path = workdir / "create-grant.json"
+            path.write_text(json.dumps(created))
+            out, err = invoke(port, path)
+            check("a CreateGrant event's foreign grant is judged and alerted, not revoked",
+                  out is not None and out["status"] == "violating" and out["action"] == "alerted"
+                  and out["grants"][0]["grant"]["GrantId"] == grant, err or str(out))
+            listed = [g["GrantId"] for g in kms.list_grants(KeyId=key["KeyId"])["Grants"]]
+            check("the grant is still there", listed == [grant], str(listed))
+            kms.revoke_grant(KeyId=key["KeyId"], GrantId=grant)
             bad = workdir / "not-an-event.json"
             bad.write_text('{"hello": "world"}')
             out, err = invoke(port, bad)
