@@ -62,16 +62,39 @@ fn key_id(e: &KeyEvent) -> &str {
     e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn)
 }
 
-/// The event part of every body: which call, when, from where.
-fn event_json(e: &KeyEvent) -> serde_json::Value {
-    json!({
-        "id": e.event_id,
-        "cloudtrail_event_id": e.cloudtrail_event_id,
-        "name": e.name.as_str(),
-        "time": e.time,
-        "source_ip": e.source_ip,
-        "user_agent": e.user_agent,
-    })
+/// An alert about `e`'s key, with `subject` (cut to SNS's limit) and a body of the key, the
+/// event (which call, when, from where) and the actor, followed by `details`.
+fn about_key(
+    e: &KeyEvent,
+    subject: &str,
+    severity: String,
+    action: &str,
+    details: serde_json::Value,
+) -> Alert {
+    let mut body = json!({
+        "key_arn": e.key_arn,
+        "account": e.account,
+        "region": e.region,
+        "event": {
+            "id": e.event_id,
+            "cloudtrail_event_id": e.cloudtrail_event_id,
+            "name": e.name.as_str(),
+            "time": e.time,
+            "source_ip": e.source_ip,
+            "user_agent": e.user_agent,
+        },
+        "actor": e.actor,
+    });
+    if let (Some(body), serde_json::Value::Object(details)) = (body.as_object_mut(), details) {
+        body.extend(details);
+    }
+    Alert {
+        subject: truncate(subject, MAX_SUBJECT),
+        severity,
+        account: Some(e.account.clone()),
+        action: action.to_owned(),
+        body,
+    }
 }
 
 /// The alert for a violating grant of `e`'s key.
@@ -83,34 +106,20 @@ pub fn grant(e: &KeyEvent, v: &GrantVerdict) -> Alert {
         _ => "alerted",
     };
     let rule = v.findings.first().map_or("violation", |f| f.rule.as_str());
-    let subject = truncate(
-        &format!(
-            "KMS guardrail: {action}: {rule} grant on key {} in {} {}",
-            key_id(e),
-            e.account,
-            e.region
-        ),
-        MAX_SUBJECT,
+    let subject = format!(
+        "KMS guardrail: {action}: {rule} grant on key {} in {} {}",
+        key_id(e),
+        e.account,
+        e.region
     );
-    let body = json!({
-        "key_arn": e.key_arn,
-        "account": e.account,
-        "region": e.region,
-        "event": event_json(e),
-        "actor": e.actor,
+    let details = json!({
         "grant": v.grant,
         "action": action,
         "outcome": v.message,
         "verified": v.verified,
         "findings": v.findings,
     });
-    Alert {
-        subject,
-        severity: severity_of(&v.findings),
-        account: Some(e.account.clone()),
-        action: action.to_owned(),
-        body,
-    }
+    about_key(e, &subject, severity_of(&v.findings), action, details)
 }
 
 /// Builds the alert for `out`, the outcome of `e`.
@@ -121,7 +130,6 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
         Kind::Skipped => "info".to_owned(),
         Kind::Violation => severity_of(&out.findings),
     };
-    let key_id = key_id(e);
     let what = match kind {
         Kind::Violation => out
             .findings
@@ -131,26 +139,20 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
         Kind::Skipped => "key skipped".to_owned(),
         Kind::NotCovered => String::new(),
     };
-    let subject = truncate(
-        &if kind == Kind::NotCovered {
-            format!(
-                "KMS guardrail: not-covered: account {} ({}) cannot be reached",
-                e.account, e.region
-            )
-        } else {
-            format!(
-                "KMS guardrail: {action}: {what} on key {key_id} in {} {}",
-                e.account, e.region
-            )
-        },
-        MAX_SUBJECT,
-    );
-    let body = json!({
-        "key_arn": e.key_arn,
-        "account": e.account,
-        "region": e.region,
-        "event": event_json(e),
-        "actor": e.actor,
+    let subject = if kind == Kind::NotCovered {
+        format!(
+            "KMS guardrail: not-covered: account {} ({}) cannot be reached",
+            e.account, e.region
+        )
+    } else {
+        format!(
+            "KMS guardrail: {action}: {what} on key {} in {} {}",
+            key_id(e),
+            e.account,
+            e.region
+        )
+    };
+    let details = json!({
         "status": out.status,
         "action": action,
         "outcome": out.message,
@@ -159,13 +161,7 @@ pub fn build(e: &KeyEvent, out: &Outcome, kind: Kind) -> Alert {
         "policy_before": out.policy_before,
         "policy_after": out.policy_after,
     });
-    Alert {
-        subject,
-        severity,
-        account: Some(e.account.clone()),
-        action: action.to_owned(),
-        body,
-    }
+    about_key(e, &subject, severity, action, details)
 }
 
 #[cfg(test)]

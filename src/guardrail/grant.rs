@@ -8,7 +8,7 @@
 //! finding whose action is `revert`, and a finding that hangs on unconfirmed organization
 //! membership is held to an alert by the engine.
 
-use super::ports::{Baselines, ErrorClass, KeyPolicies, PortError, Ports};
+use super::ports::{ErrorClass, KeyPolicies, PortError, Ports};
 use super::{Action, Guardrail, HandlerError, Mode, Outcome, Status, alert};
 use crate::event::KeyEvent;
 use engine::grants::KeyContext;
@@ -205,28 +205,9 @@ impl<P: Ports> Guardrail<P> {
             v.message = format!("monitor mode: would have revoked grant {id}");
             return Ok(());
         }
-        match self
-            .ports
-            .baselines()
-            .take_revert(&e.key_arn, now, self.settings.budget)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                v.message = format!(
-                    "revert budget spent ({} per {} s): the key is alert-only until the window passes",
-                    self.settings.budget.reverts, self.settings.budget.window_secs
-                );
-                return Ok(());
-            }
-            Err(err) if err.class.is_transient() => {
-                return Err(HandlerError::Transient {
-                    step: "take revert budget",
-                    error: err,
-                });
-            }
-            // As for policies: a missed revocation is the worse failure.
-            Err(_) => {}
+        if let Some(spent) = self.spent_budget(e, now).await? {
+            v.message = spent;
+            return Ok(());
         }
         match self
             .ports

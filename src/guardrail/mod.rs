@@ -538,31 +538,11 @@ impl<P: Ports> Guardrail<P> {
             );
             return self.alert(e, out, alert::Kind::Violation).await;
         }
-        match self
-            .ports
-            .baselines()
-            .take_revert(&e.key_arn, now, self.settings.budget)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                out.action = Action::Alerted;
-                out.policy_after = None;
-                out.message = format!(
-                    "revert budget spent ({} per {} s): the key is alert-only until the window passes",
-                    self.settings.budget.reverts, self.settings.budget.window_secs
-                );
-                return self.alert(e, out, alert::Kind::Violation).await;
-            }
-            Err(err) if err.class.is_transient() => {
-                return Err(HandlerError::Transient {
-                    step: "take revert budget",
-                    error: err,
-                });
-            }
-            // Without a working budget store the revert still happens: a missed revert is the
-            // worse failure, and the loop guard keeps the guardrail from feeding itself.
-            Err(_) => {}
+        if let Some(spent) = self.spent_budget(e, now).await? {
+            out.action = Action::Alerted;
+            out.policy_after = None;
+            out.message = spent;
+            return self.alert(e, out, alert::Kind::Violation).await;
         }
         if let Err(err) = self
             .ports
@@ -592,6 +572,31 @@ impl<P: Ports> Guardrail<P> {
             }
         );
         self.alert(e, out, alert::Kind::Violation).await
+    }
+
+    /// Takes one write (a revert or a revocation) from the key's budget; `Some(why)` when the
+    /// budget is spent. Without a working budget store the write still happens — a missed
+    /// revert is the worse failure, and the loop guard keeps the guardrail from feeding
+    /// itself — unless the store's failure is transient (Lambda retries).
+    async fn spent_budget(&self, e: &KeyEvent, now: u64) -> Result<Option<String>, HandlerError> {
+        let budget = self.settings.budget;
+        match self
+            .ports
+            .baselines()
+            .take_revert(&e.key_arn, now, budget)
+            .await
+        {
+            Ok(true) => Ok(None),
+            Ok(false) => Ok(Some(format!(
+                "revert budget spent ({} per {} s): the key is alert-only until the window passes",
+                budget.reverts, budget.window_secs
+            ))),
+            Err(err) if err.class.is_transient() => Err(HandlerError::Transient {
+                step: "take revert budget",
+                error: err,
+            }),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Whether the change was made by the guardrail itself: its own role, or its member

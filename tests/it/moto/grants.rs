@@ -8,6 +8,7 @@ use super::{
     topic_with_queue,
 };
 use aws_config::SdkConfig;
+use aws_sdk_kms::types::GrantOperation;
 use kms_guardrail::config::RulesSource;
 use kms_guardrail::guardrail::{Action, Mode, Status};
 use kms_guardrail::sweep::{Limits, Request};
@@ -30,13 +31,18 @@ fn grant_rules() -> RulesSource {
     RulesSource::File(path)
 }
 
-/// Makes a grant on `key` for `grantee`; returns its id.
-async fn create_grant(sdk: &SdkConfig, key: &str, grantee: &str) -> String {
+/// Makes a grant of `operation` on `key` for `grantee`; returns its id.
+pub(super) async fn create_grant(
+    sdk: &SdkConfig,
+    key: &str,
+    grantee: &str,
+    operation: GrantOperation,
+) -> String {
     aws_sdk_kms::Client::new(sdk)
         .create_grant()
         .key_id(key)
         .grantee_principal(grantee)
-        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .operations(operation)
         .send()
         .await
         .expect("create grant")
@@ -71,8 +77,14 @@ async fn a_foreign_grant_is_revoked_after_its_event_and_an_own_role_grant_surviv
     let _serial = fresh().await;
     let sdk = sdk().await;
     let key = new_key(&sdk, &good_policy()).await;
-    let foreign = create_grant(&sdk, &key, FOREIGN_ROLE).await;
-    let own = create_grant(&sdk, &key, &format!("arn:aws:iam::{ACCOUNT}:role/App")).await;
+    let foreign = create_grant(&sdk, &key, FOREIGN_ROLE, GrantOperation::Decrypt).await;
+    let own = create_grant(
+        &sdk,
+        &key,
+        &format!("arn:aws:iam::{ACCOUNT}:role/App"),
+        GrantOperation::Decrypt,
+    )
+    .await;
     let (topic, queue) = topic_with_queue(&sdk).await;
     let mut cfg = config(Mode::Enforce);
     cfg.rules = grant_rules();
@@ -129,9 +141,21 @@ async fn a_sweep_finds_a_grant_made_before_the_guardrail_existed() {
     let sdk = sdk().await;
     let clean = new_key(&sdk, &good_policy()).await;
     let exposed = new_key(&sdk, &good_policy()).await;
-    let own = create_grant(&sdk, &clean, &format!("arn:aws:iam::{ACCOUNT}:role/App")).await;
-    let old = create_grant(&sdk, &exposed, FOREIGN_ROLE).await;
-    let partner = create_grant(&sdk, &exposed, "arn:aws:iam::444455556666:role/Partner").await;
+    let own = create_grant(
+        &sdk,
+        &clean,
+        &format!("arn:aws:iam::{ACCOUNT}:role/App"),
+        GrantOperation::Decrypt,
+    )
+    .await;
+    let old = create_grant(&sdk, &exposed, FOREIGN_ROLE, GrantOperation::Decrypt).await;
+    let partner = create_grant(
+        &sdk,
+        &exposed,
+        "arn:aws:iam::444455556666:role/Partner",
+        GrantOperation::Decrypt,
+    )
+    .await;
 
     // Monitor first: counted, nothing revoked.
     let mut cfg = config(Mode::Monitor);

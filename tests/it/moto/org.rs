@@ -9,6 +9,7 @@
 //! member key's grant to a sibling account of the trusted organization stays, one outside it
 //! is revoked.
 
+use super::grants::create_grant;
 use super::{
     ACCOUNT, REGION, app, baseline_table, config, event_in, fresh, good_policy_in, new_key,
     notifications, policy_of, public_policy_in, root, sdk, statements, sweep_command,
@@ -16,6 +17,7 @@ use super::{
 };
 use aws_config::{Region, SdkConfig};
 use aws_sdk_kms::config::Credentials;
+use aws_sdk_kms::types::GrantOperation;
 use kms_guardrail::app::App;
 use kms_guardrail::app::org::Scope;
 use kms_guardrail::guardrail::{Action, Mode, Status};
@@ -221,15 +223,19 @@ async fn a_sweep_of_many_accounts_and_regions_reverts_keys_in_each() {
     assert_eq!(body["accounts"][MEMBER_B]["violating"], 2);
 }
 
-#[tokio::test]
-async fn organization_covers_the_organizations_active_accounts() {
-    let _serial = fresh().await;
-    let hub = sdk().await;
-    let org = aws_sdk_organizations::Client::new(&hub);
-    org.create_organization()
+/// An organization whose management account is moto's default one, with two new member
+/// accounts; returns its id and the members' ids.
+async fn organization_with_members(hub: &SdkConfig) -> (String, Vec<String>) {
+    let org = aws_sdk_organizations::Client::new(hub);
+    let id = org
+        .create_organization()
         .send()
         .await
-        .expect("organization");
+        .expect("organization")
+        .organization()
+        .and_then(|o| o.id())
+        .expect("organization id")
+        .to_owned();
     let mut members = Vec::new();
     for name in ["workloads", "data"] {
         let created = org
@@ -247,6 +253,14 @@ async fn organization_covers_the_organizations_active_accounts() {
                 .to_owned(),
         );
     }
+    (id, members)
+}
+
+#[tokio::test]
+async fn organization_covers_the_organizations_active_accounts() {
+    let _serial = fresh().await;
+    let hub = sdk().await;
+    let (_, members) = organization_with_members(&hub).await;
     let mut keys = Vec::new();
     for account in &members {
         let s = sdk_in(account, REGION).await;
@@ -482,55 +496,15 @@ async fn the_command_line_sweeps_the_accounts_and_regions_it_is_given() {
 async fn a_grant_to_a_sibling_account_stays_and_one_outside_the_organization_is_revoked() {
     let _serial = fresh().await;
     let hub = sdk().await;
-    let org = aws_sdk_organizations::Client::new(&hub);
-    let org_id = org
-        .create_organization()
-        .send()
-        .await
-        .expect("organization")
-        .organization()
-        .and_then(|o| o.id())
-        .expect("organization id")
-        .to_owned();
-    let mut members = Vec::new();
-    for name in ["workloads", "data"] {
-        let created = org
-            .create_account()
-            .account_name(name)
-            .email(format!("{name}@example.com"))
-            .send()
-            .await
-            .expect("account");
-        members.push(
-            created
-                .create_account_status()
-                .and_then(|s| s.account_id())
-                .expect("account id")
-                .to_owned(),
-        );
-    }
+    let (org_id, members) = organization_with_members(&hub).await;
     let (owner, sibling) = (&members[0], &members[1]);
     let member = sdk_in(owner, REGION).await;
     let key = new_key(&member, &good_policy_in(owner)).await;
     let kms = aws_sdk_kms::Client::new(&member);
-    let grant = |grantee: String| {
-        let kms = kms.clone();
-        let key = key.clone();
-        async move {
-            kms.create_grant()
-                .key_id(&key)
-                .grantee_principal(grantee)
-                .operations(aws_sdk_kms::types::GrantOperation::Encrypt)
-                .send()
-                .await
-                .expect("create grant")
-                .grant_id()
-                .expect("grant id")
-                .to_owned()
-        }
-    };
-    let to_sibling = grant(format!("arn:aws:iam::{sibling}:role/Reader")).await;
-    let to_outsider = grant("arn:aws:iam::999988887777:role/Reader".to_owned()).await;
+    let sibling_role = format!("arn:aws:iam::{sibling}:role/Reader");
+    let to_sibling = create_grant(&member, &key, &sibling_role, GrantOperation::Encrypt).await;
+    let outsider = "arn:aws:iam::999988887777:role/Reader";
+    let to_outsider = create_grant(&member, &key, outsider, GrantOperation::Encrypt).await;
 
     let rules = std::env::temp_dir().join(format!(
         "kms-guardrail-org-grant-rules-{}.yaml",
