@@ -71,6 +71,33 @@ pub enum InvokeError {
     /// The organization sweep could not be started or worked.
     #[error("{0}")]
     Fanout(String),
+    /// The input is larger than any input Lambda delivers asynchronously: refused unread.
+    #[error(
+        "the input is {0} bytes, more than Lambda's {MAX_INPUT_BYTES}-byte payload limit: refused"
+    )]
+    TooLarge(usize),
+}
+
+/// Lambda's payload limit for asynchronous invocations — what EventBridge and the schedules
+/// use — and EventBridge's own limit for an event.
+pub const MAX_INPUT_BYTES: usize = 256 * 1024;
+
+/// The size of `input` as JSON text, counted without building the text.
+fn json_size(input: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing into a counter cannot fail; a failure would leave a short count.
+    let _ = serde_json::to_writer(&mut count, input);
+    count.0
 }
 
 impl InvokeError {
@@ -81,6 +108,7 @@ impl InvokeError {
             InvokeError::Rules(_) => "RulesUnavailable",
             InvokeError::Sweep(s) => s.error_type(),
             InvokeError::Fanout(_) => "OrganizationSweepFailed",
+            InvokeError::TooLarge(_) => "InputTooLarge",
         }
     }
 }
@@ -306,6 +334,12 @@ impl App {
     /// Handles one Lambda input: a sweep request (from the schedule) or an event. The
     /// sweep stops launching keys at `deadline`.
     pub async fn handle(&self, input: &Value, limits: Limits) -> Result<Response, InvokeError> {
+        let size = json_size(input);
+        if size > MAX_INPUT_BYTES {
+            let e = InvokeError::TooLarge(size);
+            tracing::error!(error = %e, error_type = e.error_type(), "not handled");
+            return Err(e);
+        }
         if let Some(messages) = fanout::sqs_messages(input) {
             let messages = messages.map_err(|e| {
                 tracing::error!(error = %e, "not handled");

@@ -13,6 +13,7 @@ use engine::arn::{Arn, is_account_id};
 use engine::grants::KeyContext;
 use engine::key_grant;
 use engine::remediate;
+use engine::report::Finding;
 use engine::rules::{RuleAction, RuleId, RuleSet};
 use engine::{Policy, Report};
 use std::ffi::OsString;
@@ -277,8 +278,24 @@ fn check(
         .policies
         .iter()
         .map(|source| {
-            let text = read_input(source, stdin, &mut stdin_used);
-            let outcome = text.and_then(|text| {
+            let limit = Limit::Policy { grants: args.grants };
+            let input = read_input(source, stdin, &mut stdin_used, limit);
+            let outcome = input.and_then(|input| {
+                let text = match input {
+                    Input::Text(text) => text,
+                    // KMS refuses such a policy: judged as it would be, unread.
+                    Input::TooLarge(size) => {
+                        let message = format!(
+                            "the document is {size}: more than the 32,768 characters KMS accepts in a key policy (not read)"
+                        );
+                        let finding =
+                            Finding::whole_policy(RuleId::InvalidPolicy, &rules, message);
+                        return Ok((String::new(), Report {
+                            findings: vec![finding],
+                            notes: Vec::new(),
+                        }));
+                    }
+                };
                 if args.grants || key_grant::looks_like_listing(&text) {
                     let grants = key_grant::parse_listing(&text).map_err(|e| e.to_string())?;
                     let report = key_grant::evaluate_listing(&grants, &rules, &ctx);
@@ -348,8 +365,16 @@ fn fix(
             ),
             None => None,
         };
-        let text =
-            read_input(&args.policy, stdin, &mut false).map_err(|e| format!("{source}: {e}"))?;
+        let limit = Limit::Policy { grants: false };
+        let text = match read_input(&args.policy, stdin, &mut false, limit) {
+            Ok(Input::Text(text)) => text,
+            Ok(Input::TooLarge(size)) => {
+                return Err(format!(
+                    "{source}: the policy is {size}: more than KMS accepts (not read)"
+                ));
+            }
+            Err(e) => return Err(format!("{source}: {e}")),
+        };
         Ok((rules, ctx, baseline, text))
     });
     let (rules, ctx, baseline, text) = match loaded {
@@ -416,9 +441,14 @@ fn replay(
     } else {
         args.event.as_str()
     };
-    let input = read_input(&args.event, stdin, &mut false).and_then(|text| {
-        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("not JSON: {e}"))
-    });
+    let input =
+        read_input(&args.event, stdin, &mut false, Limit::Event).and_then(|input| match input {
+            Input::Text(text) => serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| format!("not JSON: {e}")),
+            Input::TooLarge(size) => Err(format!(
+                "the event is {size}: more than Lambda's payload limit (not read)"
+            )),
+        });
     let input = match input {
         Ok(input) => input,
         Err(reason) => {
@@ -571,18 +601,88 @@ fn write_json(stdout: &mut dyn Write, value: &impl serde::Serialize) -> Result<(
         .map_err(|e| format!("cannot write output: {e}"))
 }
 
-fn read_input(source: &str, stdin: &mut dyn Read, stdin_used: &mut bool) -> Result<String, String> {
-    let mut bytes = Vec::new();
-    if source == "-" {
+/// The most bytes a policy KMS accepts can take: 32,768 characters, each at most two bytes
+/// in UTF-8 (U+0080–U+00FF).
+pub const MAX_POLICY_BYTES: u64 = 2 * 32_768;
+
+/// The most bytes of a grant listing read: a key holds at most 50,000 grants, each well
+/// under 600 bytes as `aws kms list-grants` prints it.
+pub const MAX_LISTING_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How much of an input may be read.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// A key policy, or a grant listing when the first bytes show one (or `--grants`).
+    Policy {
+        /// Read as a grant listing whatever its first bytes.
+        grants: bool,
+    },
+    /// An event (Lambda's payload limit).
+    Event,
+}
+
+/// One input as read: its text, or — past its limit — only how large it is.
+enum Input {
+    /// The whole text.
+    Text(String),
+    /// Larger than the limit: `what` says how large; the rest was never read.
+    TooLarge(String),
+}
+
+/// Reads `source` (`-`: standard input, once) up to `limit`: never more than one byte past
+/// it, so a huge file costs no memory.
+fn read_input(
+    source: &str,
+    stdin: &mut dyn Read,
+    stdin_used: &mut bool,
+    limit: Limit,
+) -> Result<Input, String> {
+    let mut file;
+    let reader: &mut dyn Read = if source == "-" {
         if std::mem::replace(stdin_used, true) {
             return Err("standard input was already read by an earlier `-`".to_owned());
         }
         stdin
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
     } else {
-        bytes = std::fs::read(source).map_err(|e| format!("cannot read: {e}"))?;
+        file = std::fs::File::open(source).map_err(|e| format!("cannot read: {e}"))?;
+        &mut file
+    };
+    let cap = match limit {
+        Limit::Policy { grants: true } => MAX_LISTING_BYTES,
+        Limit::Policy { grants: false } => MAX_POLICY_BYTES,
+        Limit::Event => crate::app::MAX_INPUT_BYTES as u64,
+    };
+    let mut bytes = Vec::new();
+    let read_err = |e: std::io::Error| format!("cannot read: {e}");
+    reader
+        .take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    // A grant listing says so in its first bytes (`{"Grants": [`): it may be longer.
+    let head = bytes.get(..256).unwrap_or(&bytes);
+    if bytes.len() as u64 > cap
+        && matches!(limit, Limit::Policy { grants: false })
+        && String::from_utf8_lossy(head).contains("\"Grants\"")
+    {
+        reader
+            .take(MAX_LISTING_BYTES - cap)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() as u64 <= MAX_LISTING_BYTES {
+            return text(bytes).map(Input::Text);
+        }
     }
+    if bytes.len() as u64 > cap {
+        let size = match std::fs::metadata(source) {
+            Ok(meta) if source != "-" => format!("{} bytes", meta.len()),
+            _ => format!("more than {} bytes", bytes.len() - 1),
+        };
+        return Ok(Input::TooLarge(size));
+    }
+    text(bytes).map(Input::Text)
+}
+
+fn text(bytes: Vec<u8>) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| {
         format!(
             "not UTF-8 text (byte {} is invalid); a key policy is JSON text",

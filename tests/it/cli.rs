@@ -512,3 +512,89 @@ fn grant_listings_are_checked_by_shape_with_the_same_rules() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("GrantId"), "{}", stderr(&out));
 }
+
+/// Peak RSS of `kms-guardrail ARGS` in KiB (GNU time's `%M`), with its output.
+fn run_measured(args: &[&str], stdin: Option<std::fs::File>) -> (u64, Output) {
+    let mut command = Command::new("/usr/bin/time");
+    command
+        .args(["-f", "%M"])
+        .arg(env!("CARGO_BIN_EXE_kms-guardrail"))
+        .args(args);
+    if let Some(file) = stdin {
+        command.stdin(file);
+    }
+    let out = command.output().expect("/usr/bin/time runs the binary");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib = err
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS in {err}"));
+    (kib, out)
+}
+
+#[test]
+fn oversized_inputs_are_reported_too_large_without_being_read() {
+    let dir = std::env::temp_dir().join(format!("kms-guardrail-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    // 40 KB: over KMS's 32,768 characters, within the reading margin: judged as written.
+    let statement = r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}"#;
+    let forty = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+        vec![statement; 400].join(",")
+    );
+    assert!(forty.len() > 40_000);
+    let forty_path = dir.join("forty.json");
+    std::fs::write(&forty_path, &forty).expect("write");
+    // 100 MB: never read (a sparse file costs no disk).
+    let huge_path = dir.join("huge.json");
+    std::fs::File::create(&huge_path)
+        .and_then(|f| f.set_len(100 * 1024 * 1024))
+        .expect("sparse file");
+    let forty_arg = forty_path.to_string_lossy().into_owned();
+    let huge_arg = huge_path.to_string_lossy().into_owned();
+
+    let (small_kib, out) = run_measured(&["check", "--format", "json", &forty_arg], None);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        v["results"][0]["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["rule"] == "invalid-policy"
+                && f["message"].as_str().is_some_and(|m| m.contains("32768"))),
+        "{v}"
+    );
+
+    let (huge_kib, out) = run_measured(&["check", "--format", "json", &huge_arg], None);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let finding = &v["results"][0]["findings"][0];
+    assert_eq!(finding["rule"], "invalid-policy");
+    assert!(
+        finding["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("104857600 bytes") && m.contains("not read")),
+        "{finding}"
+    );
+    // Standard input too: read only to the limit.
+    let (stdin_kib, out) = run_measured(
+        &["check", "-"],
+        Some(std::fs::File::open(&huge_path).expect("open")),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("more than 65536 bytes"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Constant memory: the 100 MB input costs what the 40 KB one does, give or take a few MiB.
+    for kib in [huge_kib, stdin_kib] {
+        assert!(
+            kib < small_kib + 8 * 1024,
+            "{kib} KiB for 100 MB vs {small_kib} KiB for 40 KB"
+        );
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

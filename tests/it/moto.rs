@@ -554,6 +554,23 @@ async fn a_failed_call_is_ignored() {
 }
 
 #[tokio::test]
+async fn an_input_past_lambdas_payload_limit_is_refused_and_changes_nothing() {
+    let _serial = fresh().await;
+    let sdk = sdk().await;
+    let key = new_key(&sdk, &public_policy()).await;
+    let app = app(config(Mode::Enforce), &sdk).await;
+    let mut event = event_for("put-key-policy-public.json", &key, &public_policy());
+    event["detail"]["padding"] = Value::String("x".repeat(kms_guardrail::app::MAX_INPUT_BYTES));
+    let err = app
+        .handle(&event, kms_guardrail::sweep::Limits::default())
+        .await
+        .expect_err("refused");
+    assert_eq!(err.error_type(), "InputTooLarge");
+    assert!(err.to_string().contains("payload limit"), "{err}");
+    assert_eq!(policy_of(&sdk, &key).await, public_policy(), "nothing written");
+}
+
+#[tokio::test]
 async fn rules_are_read_from_ssm() {
     let _serial = fresh().await;
     let sdk = sdk().await;
