@@ -1,17 +1,22 @@
 //! [`Baselines`] over `aws-sdk-dynamodb`: one item per key (partition key `key_arn`) holding
 //! the last known-good policy and the revert budget's window, one item per sweep scope
 //! (partition key `sweep#<region>`, which no key ARN can be) holding its checkpoint, and the
-//! organization sweep's ledger (`orgsweep#…`). Writes are conditional, so concurrent
+//! organization sweep's ledger (`orgsweep#…`), and the outbox of alerts that could not be
+//! published (`outbox#<id>` entries, listed by the `outbox` item). Writes are conditional, so concurrent
 //! invocations and out-of-order deliveries cannot undo each other: a baseline is
 //! only replaced by a newer one, and a revert is only taken while the window has room.
 
 use super::classify;
 use crate::guardrail::now_secs;
-use crate::guardrail::ports::{Baselines, Budget, Checkpoints, ErrorClass, PortError};
+use crate::guardrail::ports::{
+    Alert, Baselines, Budget, Checkpoints, Deferred, ErrorClass, PortError,
+};
 use crate::sweep::org::Unit;
 use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+};
 use std::collections::HashMap;
 
 /// The table's partition key.
@@ -155,6 +160,120 @@ impl Baselines for DynamoBaselines {
             Err(e) => Err(e),
         }
     }
+
+    async fn defer_alert(&self, id: &str, alert: &Alert, now: u64) -> Result<bool, PortError> {
+        let invalid = |e: String| PortError::new(ErrorClass::Rejected, "InvalidRequest", e);
+        let text = serde_json::to_string(alert).map_err(|e| invalid(e.to_string()))?;
+        let entry = Deferred {
+            at: now,
+            id: id.to_owned(),
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item(KEY_ATTRIBUTE, s(&outbox_item(id)))
+            .item("alert", s(&text))
+            .item("deferred_at", n(now))
+            .item("expires_at", n(now + OUTBOX_TTL_SECS))
+            .condition_expression("attribute_not_exists(key_arn)")
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let index = Update::builder()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(OUTBOX_INDEX))
+            .update_expression("ADD pending :entry")
+            .expression_attribute_values(":entry", AttributeValue::Ss(vec![index_entry(&entry)]))
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(index).build())
+            .send()
+            .await
+            .map_err(|e| classify(&e));
+        match written {
+            Ok(_) => Ok(true),
+            // Cancelled because the entry is already kept (a retry), or a real failure.
+            Err(e) if e.code == "TransactionCanceledException" => {
+                if self.item(&outbox_item(id)).await?.is_some() {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn deferred_alerts(&self) -> Result<Vec<Deferred>, PortError> {
+        let index = self.item(OUTBOX_INDEX).await?.unwrap_or_default();
+        let mut entries: Vec<Deferred> = index
+            .get("pending")
+            .and_then(|v| v.as_ss().ok())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let (at, id) = e.split_once('#')?;
+                Some(Deferred {
+                    at: at.parse().ok()?,
+                    id: id.to_owned(),
+                })
+            })
+            .collect();
+        entries.sort();
+        Ok(entries)
+    }
+
+    async fn deferred_alert(&self, entry: &Deferred) -> Result<Option<Alert>, PortError> {
+        let Some(text) = self.read_string(&outbox_item(&entry.id), "alert").await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            PortError::new(ErrorClass::Rejected, "UnreadableOutboxEntry", e.to_string())
+        })
+    }
+
+    async fn remove_deferred(&self, entry: &Deferred) -> Result<(), PortError> {
+        let invalid = |e: String| PortError::new(ErrorClass::Rejected, "InvalidRequest", e);
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(&outbox_item(&entry.id)))
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let index = Update::builder()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(OUTBOX_INDEX))
+            .update_expression("DELETE pending :entry")
+            .expression_attribute_values(":entry", AttributeValue::Ss(vec![index_entry(entry)]))
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(index).build())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+}
+
+/// The item listing the outbox's entries (a string set of `<deferred_at>#<id>`), so
+/// delivery never scans the table.
+const OUTBOX_INDEX: &str = "outbox";
+
+/// How long an undelivered outbox entry is kept (TTL `expires_at`): 30 days.
+const OUTBOX_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// The item of one outbox entry.
+fn outbox_item(id: &str) -> String {
+    format!("outbox#{id}")
+}
+
+/// An entry as the index lists it: the time zero-padded, so the set sorts oldest first.
+fn index_entry(entry: &Deferred) -> String {
+    format!("{:012}#{}", entry.at, entry.id)
 }
 
 impl Checkpoints for DynamoBaselines {

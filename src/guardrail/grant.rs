@@ -9,7 +9,7 @@
 //! membership is held to an alert by the engine.
 
 use super::ports::{ErrorClass, KeyPolicies, PortError, Ports};
-use super::{Action, Guardrail, HandlerError, Mode, Outcome, Status, alert};
+use super::{Action, Guardrail, HandlerError, Mode, Outcome, Sent, Status, alert, outbox_id};
 use crate::event::KeyEvent;
 use engine::grants::KeyContext;
 use engine::report::{Finding, Report};
@@ -161,14 +161,16 @@ impl<P: Ports> Guardrail<P> {
             if !verdict.findings.is_empty() {
                 self.act_on_grant(e, rules, now, &mut verdict).await?;
                 let message = alert::grant(e, &verdict);
-                match self
-                    .publish_after(&message, verdict.action == Action::Reverted)
-                    .await?
-                {
-                    None => verdict.alerted = true,
-                    Some(error) => verdict
-                        .message
-                        .push_str(&format!("; the alert could not be published: {error}")),
+                let id = outbox_id(e, Some(&verdict.grant.grant_id));
+                let written = (verdict.action == Action::Reverted).then_some((id.as_str(), now));
+                match self.deliver(&message, written).await? {
+                    Sent::Published => verdict.alerted = true,
+                    Sent::Deferred(error) => {
+                        out.alerts_deferred += 1;
+                        verdict.message.push_str(&format!(
+                            "; the alert could not be published ({error}) and waits in the outbox"
+                        ));
+                    }
                 }
             }
             out.grants.push(verdict);

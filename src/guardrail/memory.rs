@@ -4,8 +4,8 @@
 //! and for the organization sweep's capacity model.
 
 use super::ports::{
-    Alert, Alerts, Baselines, Budget, Checkpoints, ErrorClass, GrantPage, KeyInfo, KeyPage,
-    KeyPolicies, PortError,
+    Alert, Alerts, Baselines, Budget, Checkpoints, Deferred, ErrorClass, GrantPage, KeyInfo,
+    KeyPage, KeyPolicies, PortError,
 };
 use crate::sweep::org::Unit;
 use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress, UnitQueue};
@@ -328,9 +328,13 @@ struct Store {
     known_good: HashMap<String, String>,
     /// Per key: (window start, reverts taken in it).
     reverts: HashMap<String, (u64, u32)>,
+    /// The outbox, by entry.
+    outbox: BTreeMap<Deferred, Alert>,
+    /// The next calls' fates, whatever they are: `None` succeeds, `Some` fails.
+    faults: VecDeque<Option<PortError>>,
 }
 
-/// Baselines and budgets in memory.
+/// Baselines, budgets and the outbox in memory.
 #[derive(Debug, Default)]
 pub struct InMemoryBaselines {
     store: Mutex<Store>,
@@ -342,11 +346,37 @@ impl InMemoryBaselines {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Makes the next call (of any method) fail with `error` (queued).
+    pub fn fail_next(&self, error: PortError) {
+        self.fail_next_after(0, error);
+    }
+
+    /// Lets `calls` more calls succeed, then fails the next with `error` (queued).
+    pub fn fail_next_after(&self, calls: usize, error: PortError) {
+        let mut store = self.lock();
+        store.faults.extend(std::iter::repeat_n(None, calls));
+        store.faults.push_back(Some(error));
+    }
+
+    /// The alerts in the outbox, oldest first.
+    pub fn outbox(&self) -> Vec<Alert> {
+        self.lock().outbox.values().cloned().collect()
+    }
+
+    /// The store, or the next injected failure.
+    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, PortError> {
+        let mut store = self.lock();
+        match store.faults.pop_front().flatten() {
+            Some(e) => Err(e),
+            None => Ok(store),
+        }
+    }
 }
 
 impl Baselines for InMemoryBaselines {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
-        Ok(self.lock().known_good.get(key_arn).cloned())
+        Ok(self.store()?.known_good.get(key_arn).cloned())
     }
 
     async fn record_known_good(
@@ -355,7 +385,7 @@ impl Baselines for InMemoryBaselines {
         policy: &str,
         _event_id: &str,
     ) -> Result<(), PortError> {
-        self.lock()
+        self.store()?
             .known_good
             .insert(key_arn.to_owned(), policy.to_owned());
         Ok(())
@@ -367,7 +397,7 @@ impl Baselines for InMemoryBaselines {
         now: u64,
         budget: Budget,
     ) -> Result<bool, PortError> {
-        let mut store = self.lock();
+        let mut store = self.store()?;
         let entry = store.reverts.entry(key_arn.to_owned()).or_insert((now, 0));
         if now >= entry.0 + budget.window_secs {
             *entry = (now, 0);
@@ -377,6 +407,32 @@ impl Baselines for InMemoryBaselines {
         }
         entry.1 += 1;
         Ok(true)
+    }
+
+    async fn defer_alert(&self, id: &str, alert: &Alert, now: u64) -> Result<bool, PortError> {
+        let mut store = self.store()?;
+        if store.outbox.keys().any(|d| d.id == id) {
+            return Ok(false);
+        }
+        let entry = Deferred {
+            at: now,
+            id: id.to_owned(),
+        };
+        store.outbox.insert(entry, alert.clone());
+        Ok(true)
+    }
+
+    async fn deferred_alerts(&self) -> Result<Vec<Deferred>, PortError> {
+        Ok(self.store()?.outbox.keys().cloned().collect())
+    }
+
+    async fn deferred_alert(&self, entry: &Deferred) -> Result<Option<Alert>, PortError> {
+        Ok(self.store()?.outbox.get(entry).cloned())
+    }
+
+    async fn remove_deferred(&self, entry: &Deferred) -> Result<(), PortError> {
+        self.store()?.outbox.remove(entry);
+        Ok(())
     }
 }
 

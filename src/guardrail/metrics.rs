@@ -1,6 +1,7 @@
 //! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
 //! into counts — evaluations, violations, remediations, remediation failures, accounts not
-//! covered, grant violations and revocations — and, for a sweep run, the keys it saw and skipped and its duration. Every
+//! covered, grant violations and revocations, alerts deferred to and delivered from the
+//! outbox — and, for a sweep run, the keys it saw and skipped and its duration. Every
 //! record is dimensioned by the key's account.
 
 use super::{Action, Outcome, Status};
@@ -84,6 +85,8 @@ pub fn emf(out: &Outcome, at: Location<'_>, timestamp_ms: u64) -> Value {
                     .filter(|v| v.action == Action::Reverted)
                     .count() as u64,
             ),
+            ("AlertsDeferred", "Count", u64::from(out.alerts_deferred)),
+            ("AlertsDelivered", "Count", u64::from(out.alerts_delivered)),
         ],
     )
 }
@@ -114,6 +117,8 @@ pub fn sweep_emf(run: &Counts, duration_ms: u64, at: Location<'_>, timestamp_ms:
             ("RemediationFailures", "Count", run.failed),
             ("GrantViolations", "Count", run.grant_violations),
             ("GrantRevocations", "Count", run.grants_revoked),
+            ("AlertsDeferred", "Count", run.alerts_deferred),
+            ("AlertsDelivered", "Count", run.alerts_delivered),
             ("SweepKeys", "Count", run.keys_seen),
             ("SweepSkipped", "Count", run.skipped_total()),
             ("SweepDuration", "Milliseconds", duration_ms),

@@ -11,6 +11,7 @@ pub mod alert;
 pub mod grant;
 pub mod memory;
 pub mod metrics;
+pub mod outbox;
 pub mod ports;
 
 use crate::event::{self, Intake, KeyEvent, KeyEventName};
@@ -241,6 +242,16 @@ pub struct Outcome {
     /// Why the key's grants could not be checked (a sweep whose `ListGrants` failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grants_unchecked: Option<String>,
+    /// Alerts of this outcome kept in the outbox because they could not be published.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_deferred: u32,
+    /// Earlier alerts delivered from the outbox by this invocation.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_delivered: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Outcome {
@@ -269,6 +280,8 @@ impl Outcome {
             alerted: false,
             grants: Vec::new(),
             grants_unchecked: None,
+            alerts_deferred: 0,
+            alerts_delivered: 0,
         }
     }
 }
@@ -331,7 +344,14 @@ impl<P: Ports> Guardrail<P> {
                 message: ignored.reason,
                 ..Outcome::new(ignored.event_id, None, Status::Ignored)
             }),
-            Intake::Handle(event) => self.handle_key(&event, rules, now).await,
+            Intake::Handle(event) => {
+                let mut out = self.handle_key(&event, rules, now).await?;
+                // The topic works again: deliver what waits in the outbox.
+                if out.alerted || out.grants.iter().any(|v| v.alerted) {
+                    out.alerts_delivered = self.deliver_deferred(now).await.delivered;
+                }
+                Ok(out)
+            }
         }
     }
 
@@ -571,7 +591,12 @@ impl<P: Ports> Guardrail<P> {
                 "; not yet visible when read back"
             }
         );
-        self.alert(e, out, alert::Kind::Violation).await
+        let message = alert::build(e, out, alert::Kind::Violation);
+        let sent = self
+            .deliver(&message, Some((&outbox_id(e, None), now)))
+            .await?;
+        out.record(sent);
+        Ok(())
     }
 
     /// Takes one write (a revert or a revocation) from the key's budget; `Some(why)` when the
@@ -744,43 +769,90 @@ impl<P: Ports> Guardrail<P> {
         kind: alert::Kind,
     ) -> Result<(), HandlerError> {
         let message = alert::build(e, out, kind);
-        match self
-            .publish_after(&message, out.action == Action::Reverted)
-            .await?
-        {
-            None => out.alerted = true,
-            Some(error) => {
-                out.message = format!("{}; the alert could not be published: {error}", out.message)
-            }
-        }
+        let sent = self.deliver(&message, None).await?;
+        out.record(sent);
         Ok(())
     }
 
-    /// Publishes `message`. When publishing fails after a write (`after_write`), a retry
-    /// would find nothing left to do and never alert: the alert is kept in the log (error
-    /// level, whole body) and the failure returned as `Some` for the outcome's message.
-    /// Before any write, a failure is transient: a retry re-evaluates and alerts again.
-    async fn publish_after(
+    /// Publishes `message`. Before any write (`written` is `None`) a failure is transient:
+    /// a retry re-evaluates and alerts again. After a write (`written`: the outbox id and
+    /// now) a retry would find nothing left to do and never alert, so a failed publish keeps
+    /// the alert in the outbox, delivered later ([`Guardrail::deliver_deferred`]); when the
+    /// outbox cannot take it either, the alert is logged whole at error level and the
+    /// invocation fails, so Lambda's retries and dead-letter queue keep the event.
+    async fn deliver(
         &self,
         message: &ports::Alert,
-        after_write: bool,
-    ) -> Result<Option<PortError>, HandlerError> {
-        match self.ports.alerts().publish(message).await {
-            Ok(()) => Ok(None),
-            Err(error) if after_write => {
-                tracing::error!(
-                    error = %error,
-                    subject = %message.subject,
-                    body = %message.body,
-                    "the alert for a write could not be published; this line holds it"
-                );
-                Ok(Some(error))
-            }
-            Err(error) => Err(HandlerError::Transient {
+        written: Option<(&str, u64)>,
+    ) -> Result<Sent, HandlerError> {
+        let error = match self.ports.alerts().publish(message).await {
+            Ok(()) => return Ok(Sent::Published),
+            Err(error) => error,
+        };
+        let Some((id, now)) = written else {
+            return Err(HandlerError::Transient {
                 step: "Publish",
                 error,
-            }),
+            });
+        };
+        match self.ports.baselines().defer_alert(id, message, now).await {
+            Ok(_) => {
+                tracing::warn!(
+                    error = %error,
+                    outbox_id = id,
+                    subject = %message.subject,
+                    "the alert could not be published; it waits in the outbox"
+                );
+                Ok(Sent::Deferred(error))
+            }
+            Err(store) => {
+                tracing::error!(
+                    error = %error,
+                    outbox_error = %store,
+                    subject = %message.subject,
+                    body = %message.body,
+                    "the alert for a write could not be published nor kept in the outbox; this line holds it"
+                );
+                Err(HandlerError::Transient {
+                    step: "Publish",
+                    error,
+                })
+            }
         }
+    }
+}
+
+/// How an alert left.
+#[derive(Debug)]
+enum Sent {
+    /// Published.
+    Published,
+    /// Kept in the outbox after this publish failure.
+    Deferred(PortError),
+}
+
+impl Outcome {
+    /// Notes how its alert left.
+    fn record(&mut self, sent: Sent) {
+        match sent {
+            Sent::Published => self.alerted = true,
+            Sent::Deferred(error) => {
+                self.alerts_deferred += 1;
+                self.message = format!(
+                    "{}; the alert could not be published ({error}) and waits in the outbox",
+                    self.message
+                );
+            }
+        }
+    }
+}
+
+/// The outbox id of the alert about `e` (and its grant `grant_id`): one per event, key and
+/// grant, so a retried event never duplicates it.
+fn outbox_id(e: &KeyEvent, grant_id: Option<&str>) -> String {
+    match grant_id {
+        Some(grant) => format!("{}#{}#{grant}", e.event_id, e.key_arn),
+        None => format!("{}#{}", e.event_id, e.key_arn),
     }
 }
 

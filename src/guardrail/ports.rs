@@ -172,7 +172,7 @@ pub trait KeyPolicies {
 }
 
 /// One alert: a short subject, a JSON body, and attributes subscribers filter on.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     /// At most 100 characters (SNS's limit for e-mail subjects).
     pub subject: String,
@@ -203,7 +203,17 @@ pub struct Budget {
     pub window_secs: u64,
 }
 
-/// The store of last known-good policies and of revert budgets (DynamoDB).
+/// An alert kept in the outbox: its id and when it was deferred (seconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Deferred {
+    /// When it was deferred.
+    pub at: u64,
+    /// Its id (the event id and what the alert is about: a retry never duplicates it).
+    pub id: String,
+}
+
+/// The store of last known-good policies, of revert budgets, and the outbox of alerts that
+/// could not be published after the guardrail acted (DynamoDB).
 pub trait Baselines {
     /// The key's last known-good policy, if one was recorded.
     fn last_known_good(
@@ -225,11 +235,42 @@ pub trait Baselines {
         now: u64,
         budget: Budget,
     ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// Keeps `alert` in the outbox under `id`, deferred at `now`; `false` when one is already
+    /// kept under that id (a conditional write: a retry never duplicates it).
+    fn defer_alert(
+        &self,
+        id: &str,
+        alert: &Alert,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, PortError>> + Send;
+    /// The outbox's entries, oldest first.
+    fn deferred_alerts(&self) -> impl Future<Output = Result<Vec<Deferred>, PortError>> + Send;
+    /// The alert kept under `entry`, if it is still there.
+    fn deferred_alert(
+        &self,
+        entry: &Deferred,
+    ) -> impl Future<Output = Result<Option<Alert>, PortError>> + Send;
+    /// Removes a delivered entry.
+    fn remove_deferred(
+        &self,
+        entry: &Deferred,
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// The failure of an outbox without a table.
+fn no_table() -> PortError {
+    PortError::new(
+        ErrorClass::Rejected,
+        "NoBaselineTable",
+        "no baseline table is configured: there is no outbox",
+    )
 }
 
 /// No store (`None`: no baseline table configured): nothing is remembered, so remediation
 /// strips the offending grants, the revert budget cannot be kept — every revert is
-/// allowed; the loop guard still keeps the guardrail from reacting to its own writes.
+/// allowed; the loop guard still keeps the guardrail from reacting to its own writes. There
+/// is no outbox: deferring fails (the alert is logged and the invocation fails), and there
+/// is nothing to deliver.
 impl<B: Baselines + Sync> Baselines for Option<B> {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
         match self {
@@ -259,6 +300,34 @@ impl<B: Baselines + Sync> Baselines for Option<B> {
         match self {
             Some(store) => store.take_revert(key_arn, now, budget).await,
             None => Ok(true),
+        }
+    }
+
+    async fn defer_alert(&self, id: &str, alert: &Alert, now: u64) -> Result<bool, PortError> {
+        match self {
+            Some(store) => store.defer_alert(id, alert, now).await,
+            None => Err(no_table()),
+        }
+    }
+
+    async fn deferred_alerts(&self) -> Result<Vec<Deferred>, PortError> {
+        match self {
+            Some(store) => store.deferred_alerts().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn deferred_alert(&self, entry: &Deferred) -> Result<Option<Alert>, PortError> {
+        match self {
+            Some(store) => store.deferred_alert(entry).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn remove_deferred(&self, entry: &Deferred) -> Result<(), PortError> {
+        match self {
+            Some(store) => store.remove_deferred(entry).await,
+            None => Err(no_table()),
         }
     }
 }

@@ -121,6 +121,12 @@ pub struct Counts {
     /// Violating grants a monitor-mode sweep would have revoked.
     #[serde(default)]
     pub grants_would_revoke: u64,
+    /// Alerts that could not be published after a write and wait in the outbox.
+    #[serde(default)]
+    pub alerts_deferred: u64,
+    /// Earlier alerts delivered from the outbox.
+    #[serde(default)]
+    pub alerts_delivered: u64,
 }
 
 impl Counts {
@@ -144,6 +150,8 @@ impl Counts {
             Action::WouldRevert => self.would_remediate += 1,
             _ => {}
         }
+        self.alerts_deferred += u64::from(out.alerts_deferred);
+        self.alerts_delivered += u64::from(out.alerts_delivered);
         for v in &out.grants {
             self.grants_seen += 1;
             self.grant_violations += u64::from(!v.findings.is_empty());
@@ -164,6 +172,8 @@ impl Counts {
         self.grant_violations += other.grant_violations;
         self.grants_revoked += other.grants_revoked;
         self.grants_would_revoke += other.grants_would_revoke;
+        self.alerts_deferred += other.alerts_deferred;
+        self.alerts_delivered += other.alerts_delivered;
         for (skip, n) in &other.skipped {
             *self.skipped.entry(*skip).or_default() += n;
         }
@@ -217,6 +227,9 @@ pub struct Summary {
     pub violating_keys: Vec<String>,
     /// The first [`NAMED`] failures.
     pub failures: Vec<Failure>,
+    /// Alerts waiting in the outbox for more than a day, as its last run found them.
+    #[serde(default)]
+    pub stale_alerts: u32,
 }
 
 /// Where an unfinished sweep stands: its summary so far and its place in the listing.
@@ -248,6 +261,7 @@ impl Checkpoint {
                 counts: Counts::default(),
                 violating_keys: Vec::new(),
                 failures: Vec::new(),
+                stale_alerts: 0,
             },
             marker: None,
             done_in_page: 0,
@@ -301,6 +315,8 @@ pub struct RunReport {
     pub summary: Option<Summary>,
     /// Whether the summary alert was published (finished sweeps with something to report).
     pub alerted: bool,
+    /// What the run delivered from the outbox, and what still waits.
+    pub outbox: crate::guardrail::outbox::Delivery,
 }
 
 impl RunReport {
@@ -313,6 +329,7 @@ impl RunReport {
             run_duration_ms: 0,
             summary: None,
             alerted: false,
+            outbox: Default::default(),
         }
     }
 }
@@ -399,15 +416,24 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
         }
         let began = Instant::now();
         let persist = !matches!(request, Request::Once { .. });
+        // Every run, idle ones included, delivers what waits in the outbox.
+        let outbox = self.guardrail.deliver_deferred(now_secs()).await;
         let Some(mut cp) = self.begin(request).await? else {
             let reason = match request {
                 Request::Start { id } => format!("sweep {id} is already done"),
                 _ => "no unfinished sweep to resume".to_owned(),
             };
-            return Ok(RunReport::nothing_to_do(&reason));
+            return Ok(RunReport {
+                outbox,
+                ..RunReport::nothing_to_do(&reason)
+            });
         };
         cp.summary.runs += 1;
-        let mut run = Counts::default();
+        cp.summary.stale_alerts = outbox.stale;
+        let mut run = Counts {
+            alerts_delivered: u64::from(outbox.delivered),
+            ..Counts::default()
+        };
         let stopped = self
             .sweep_pages(&mut cp, &mut run, rules, limits, persist, on_key)
             .await;
@@ -443,6 +469,7 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
             run_duration_ms: elapsed,
             summary: Some(cp.summary),
             alerted,
+            outbox,
         })
     }
 
@@ -586,7 +613,7 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
     /// it was. A summary that cannot be published is logged whole.
     async fn alert_summary(&self, summary: &Summary) -> bool {
         let counts = &summary.counts;
-        if !counts.has_violations() && counts.failed == 0 {
+        if !counts.has_violations() && counts.failed == 0 && summary.stale_alerts == 0 {
             return false;
         }
         let alert = summary_alert(summary);

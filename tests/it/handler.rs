@@ -378,7 +378,7 @@ async fn an_alert_that_cannot_go_out_before_any_write_is_retried() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_alert_that_cannot_go_out_after_a_revert_is_kept_in_the_log() {
+async fn an_alert_that_cannot_go_out_after_a_revert_waits_in_the_outbox_and_goes_out_once() {
     // Regression: returning an error here made Lambda retry, the retry found a compliant
     // key, and the alert about the revert was never sent.
     let g = guardrail(Mode::Enforce);
@@ -390,11 +390,75 @@ async fn an_alert_that_cannot_go_out_after_a_revert_is_kept_in_the_log() {
         .expect("succeeds");
     assert_eq!(out.action, Action::Reverted);
     assert!(!out.alerted);
+    assert_eq!(out.alerts_deferred, 1);
     assert!(
-        out.message.contains("the alert could not be published"),
+        out.message.contains("waits in the outbox"),
         "{}",
         out.message
     );
+    let kept = g.ports.baselines.outbox();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].action, "reverted");
+
+    // The same event delivered again (a Lambda retry) finds the key compliant: nothing new
+    // is kept. The key turns public again; that event's alert goes out, and so does the
+    // one that waited — once.
+    g.handle(&event("put-key-policy-public.json"), &rules(), NOW + 1)
+        .await
+        .expect("succeeds");
+    g.ports.keys.insert(KEY, PUBLIC);
+    let mut again = event("put-key-policy-public.json");
+    again["id"] = "another-event".into();
+    let out = g
+        .handle(&again, &rules(), NOW + 60)
+        .await
+        .expect("succeeds");
+    assert!(out.alerted);
+    assert_eq!(out.alerts_delivered, 1);
+    assert!(g.ports.baselines.outbox().is_empty());
+    let sent: Vec<String> = g
+        .ports
+        .alerts
+        .sent()
+        .iter()
+        .map(|a| a.action.clone())
+        .collect();
+    assert_eq!(sent, ["reverted", "reverted"]);
+    let third = g
+        .handle(&again, &rules(), NOW + 120)
+        .await
+        .expect("succeeds");
+    assert_eq!(third.alerts_delivered, 0, "delivered once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_alert_that_neither_topic_nor_outbox_takes_fails_the_invocation() {
+    let g = guardrail(Mode::Enforce);
+    g.ports.keys.insert(KEY, PUBLIC);
+    g.ports.alerts.fail_next(transient("Throttling"));
+    // The baseline read and the revert budget succeed; the outbox write after the failed
+    // publish does not.
+    g.ports.baselines.fail_next_after(
+        2,
+        PortError::new(
+            ErrorClass::Transient,
+            "ProvisionedThroughputExceededException",
+            "slow",
+        ),
+    );
+    let err = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+        .await
+        .expect_err("Lambda keeps the event");
+    assert!(matches!(
+        err,
+        HandlerError::Transient {
+            step: "Publish",
+            ..
+        }
+    ));
+    assert_eq!(g.ports.keys.puts().len(), 1, "the revert itself happened");
+    assert!(g.ports.baselines.outbox().is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -567,7 +567,11 @@ async fn an_input_past_lambdas_payload_limit_is_refused_and_changes_nothing() {
         .expect_err("refused");
     assert_eq!(err.error_type(), "InputTooLarge");
     assert!(err.to_string().contains("payload limit"), "{err}");
-    assert_eq!(policy_of(&sdk, &key).await, public_policy(), "nothing written");
+    assert_eq!(
+        policy_of(&sdk, &key).await,
+        public_policy(),
+        "nothing written"
+    );
 }
 
 #[tokio::test]
