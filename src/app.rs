@@ -222,6 +222,7 @@ fn settings(config: &Config, members: Option<&MemberAccess>) -> Settings {
         role_arn: config.role_arn.clone(),
         member_role: config.member_role.clone(),
         membership: members.map(|m| m.membership().clone()).unwrap_or_default(),
+        key_alerts: crate::guardrail::KeyAlertQuota::new(config.sweep_key_alerts),
         ..Settings::default()
     }
 }

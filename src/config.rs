@@ -38,6 +38,10 @@ pub struct Config {
     /// `GUARDRAIL_SWEEP_CONCURRENCY`: the sweep's KMS calls in flight at most, 1–64
     /// (default 8).
     pub sweep_concurrency: usize,
+    /// `GUARDRAIL_SWEEP_KEY_ALERTS`: the per-key could-not-check alerts one sweep (or one
+    /// organization sweep unit) sends at most, 1–1000 (default 10); the rest are counted and
+    /// listed in its summary.
+    pub sweep_key_alerts: u32,
     /// The organization sweep on a queue (organization mode), when configured.
     pub fanout: Option<Fanout>,
 }
@@ -175,6 +179,11 @@ impl Config {
             member_role,
             sweep_quota_percent: number("GUARDRAIL_SWEEP_QUOTA_PERCENT", 10, 50)?,
             sweep_concurrency: number("GUARDRAIL_SWEEP_CONCURRENCY", 8, 64)? as usize,
+            sweep_key_alerts: number(
+                "GUARDRAIL_SWEEP_KEY_ALERTS",
+                crate::guardrail::DEFAULT_SWEEP_KEY_ALERTS,
+                1000,
+            )?,
         })
     }
 }
@@ -218,6 +227,7 @@ mod tests {
             (None, None, None)
         );
         assert_eq!((c.sweep_quota_percent, c.sweep_concurrency), (10, 8));
+        assert_eq!(c.sweep_key_alerts, 10);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use engine::rules::{RuleAction, RuleSet};
 use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -80,7 +81,70 @@ pub struct Settings {
     /// The owner's organization, as last learned (organization mode): how a grant to
     /// another account of a trusted organization is told from a foreign one.
     pub membership: Membership,
+    /// How many per-key could-not-check alerts one sweep may send.
+    pub key_alerts: KeyAlertQuota,
 }
+
+/// A coalesced alert (an event's could-not-check, per account, step and error code) goes
+/// out at most once in this many seconds.
+pub const COALESCE_WINDOW_SECS: u64 = 3600;
+
+/// The per-key could-not-check alerts a sweep sends at most by default; the rest are counted
+/// and listed in its summary.
+pub const DEFAULT_SWEEP_KEY_ALERTS: u32 = 10;
+
+/// How many per-key could-not-check alerts a sweep may still send: a sweep over an account
+/// where every read is denied sends a few, and one summary, not an alert per key. Shared by
+/// the sweep's keys in flight; each run starts it from what its sweep already sent.
+#[derive(Debug, Clone)]
+pub struct KeyAlertQuota {
+    limit: u32,
+    remaining: Arc<AtomicU32>,
+}
+
+impl KeyAlertQuota {
+    /// At most `limit` alerts per sweep.
+    pub fn new(limit: u32) -> Self {
+        KeyAlertQuota {
+            limit,
+            remaining: Arc::new(AtomicU32::new(limit)),
+        }
+    }
+
+    /// Starts a run of a sweep that already sent `sent`.
+    pub fn start(&self, sent: u32) {
+        self.remaining
+            .store(self.limit.saturating_sub(sent), Ordering::SeqCst);
+    }
+
+    /// Takes one alert; `false` when the sweep's are spent.
+    pub fn take(&self) -> bool {
+        self.remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Alerts the sweep has sent, this run's included.
+    pub fn sent(&self) -> u32 {
+        self.limit
+            .saturating_sub(self.remaining.load(Ordering::SeqCst))
+    }
+}
+
+impl Default for KeyAlertQuota {
+    fn default() -> Self {
+        KeyAlertQuota::new(DEFAULT_SWEEP_KEY_ALERTS)
+    }
+}
+
+/// Two quotas are equal when they have one limit and share one count.
+impl PartialEq for KeyAlertQuota {
+    fn eq(&self, other: &Self) -> bool {
+        self.limit == other.limit && Arc::ptr_eq(&self.remaining, &other.remaining)
+    }
+}
+
+impl Eq for KeyAlertQuota {}
 
 /// The organization the keys' owners belong to, as the app last learned it (`ListAccounts`
 /// in organization mode), shared between the app that refreshes it and the guardrail that
@@ -144,6 +208,7 @@ impl Default for Settings {
                 first_delay: Duration::from_millis(250),
             },
             membership: Membership::default(),
+            key_alerts: KeyAlertQuota::default(),
         }
     }
 }
@@ -248,6 +313,10 @@ pub struct Outcome {
     /// Earlier alerts delivered from the outbox by this invocation.
     #[serde(skip_serializing_if = "is_zero")]
     pub alerts_delivered: u32,
+    /// Its could-not-check alert was held back: coalesced with an identical one, or past
+    /// its sweep's per-key alerts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub alert_withheld: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -282,6 +351,7 @@ impl Outcome {
             grants_unchecked: None,
             alerts_deferred: 0,
             alerts_delivered: 0,
+            alert_withheld: false,
         }
     }
 }
@@ -722,6 +792,36 @@ impl<P: Ports> Guardrail<P> {
             ),
             _ => format!("{step} failed: {err}"),
         };
+        if e.name == KeyEventName::Sweep {
+            // Bounded: the sweep's summary counts and lists the rest.
+            if !self.settings.key_alerts.take() {
+                out.alert_withheld = true;
+                out.message.push_str(
+                    "; not alerted on its own: the sweep's per-key alerts are spent (its summary lists the key)",
+                );
+                return Ok(out);
+            }
+        } else {
+            // Coalesced: one alert per account, step and error per window. Without a working
+            // store, alert: a flood is better than silence.
+            let ration = Budget {
+                reverts: 1,
+                window_secs: COALESCE_WINDOW_SECS,
+            };
+            let scope = format!("alerts#{}#{step}#{}", e.account, err.code);
+            let due = self
+                .ports
+                .baselines()
+                .take_revert(&scope, now, ration)
+                .await
+                .unwrap_or(true);
+            if !due {
+                out.alert_withheld = true;
+                out.message
+                    .push_str("; an identical alert for this account went out within the hour");
+                return Ok(out);
+            }
+        }
         self.alert(e, &mut out, alert::Kind::CouldNotCheck).await?;
         Ok(out)
     }

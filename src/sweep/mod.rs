@@ -127,6 +127,10 @@ pub struct Counts {
     /// Earlier alerts delivered from the outbox.
     #[serde(default)]
     pub alerts_delivered: u64,
+    /// Keys that could not be checked and were not alerted on their own (past the sweep's
+    /// per-key alerts): the summary names them.
+    #[serde(default)]
+    pub alerts_withheld: u64,
 }
 
 impl Counts {
@@ -151,6 +155,7 @@ impl Counts {
             _ => {}
         }
         self.alerts_deferred += u64::from(out.alerts_deferred);
+        self.alerts_withheld += u64::from(out.alert_withheld);
         self.alerts_delivered += u64::from(out.alerts_delivered);
         for v in &out.grants {
             self.grants_seen += 1;
@@ -174,6 +179,7 @@ impl Counts {
         self.grants_would_revoke += other.grants_would_revoke;
         self.alerts_deferred += other.alerts_deferred;
         self.alerts_delivered += other.alerts_delivered;
+        self.alerts_withheld += other.alerts_withheld;
         for (skip, n) in &other.skipped {
             *self.skipped.entry(*skip).or_default() += n;
         }
@@ -230,6 +236,9 @@ pub struct Summary {
     /// Alerts waiting in the outbox for more than a day, as its last run found them.
     #[serde(default)]
     pub stale_alerts: u32,
+    /// Per-key could-not-check alerts sent so far (at most the configured number).
+    #[serde(default)]
+    pub key_alerts_sent: u32,
 }
 
 /// Where an unfinished sweep stands: its summary so far and its place in the listing.
@@ -262,6 +271,7 @@ impl Checkpoint {
                 violating_keys: Vec::new(),
                 failures: Vec::new(),
                 stale_alerts: 0,
+                key_alerts_sent: 0,
             },
             marker: None,
             done_in_page: 0,
@@ -430,6 +440,8 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
         };
         cp.summary.runs += 1;
         cp.summary.stale_alerts = outbox.stale;
+        let key_alerts = &self.guardrail.settings.key_alerts;
+        key_alerts.start(cp.summary.key_alerts_sent);
         let mut run = Counts {
             alerts_delivered: u64::from(outbox.delivered),
             ..Counts::default()
@@ -439,6 +451,7 @@ impl<K: KeyPolicies + Sync, P: Ports<Keys = Paced<K>>> Sweeper<P> {
             .await;
         let elapsed = millis(began.elapsed());
         cp.summary.duration_ms += elapsed;
+        cp.summary.key_alerts_sent = key_alerts.sent();
         let stopped = match stopped {
             Ok(stopped) => stopped,
             Err(err) => {

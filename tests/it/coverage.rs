@@ -75,6 +75,7 @@ async fn app(sdk: &SdkConfig) -> App {
         member_role: Some("KmsGuardrailMember".to_owned()),
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
+        sweep_key_alerts: 10,
         fanout: None,
     };
     App::new(config, sdk, MetricsOut::Stderr)
@@ -166,6 +167,7 @@ async fn another_account_without_a_member_role_is_refused_up_front() {
         member_role: None,
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
+        sweep_key_alerts: 10,
         fanout: None,
     };
     let app = App::new(config, &sdk, MetricsOut::Stderr)

@@ -631,3 +631,53 @@ async fn the_member_role_is_the_guardrails_own_in_every_account() {
     let out = g.handle(&e, &rules(), NOW).await.expect("handled");
     assert_eq!(out.action, Action::Reverted);
 }
+
+#[tokio::test(start_paused = true)]
+async fn identical_could_not_check_alerts_for_one_account_are_coalesced_for_an_hour() {
+    let g = guardrail(Mode::Enforce);
+    g.ports.keys.insert(KEY, PUBLIC);
+    let denied = || PortError::new(ErrorClass::AccessDenied, "AccessDeniedException", "denied");
+    let mut outcomes = Vec::new();
+    for (i, at) in [NOW, NOW + 60, NOW + 600].into_iter().enumerate() {
+        g.ports.keys.fail_next(Call::Get, denied());
+        let mut e = event("put-key-policy-public.json");
+        e["id"] = format!("burst-{i}").into();
+        outcomes.push(g.handle(&e, &rules(), at).await.expect("handled"));
+    }
+    assert!(outcomes.iter().all(|o| o.status == Status::CouldNotCheck));
+    let withheld: Vec<bool> = outcomes.iter().map(|o| o.alert_withheld).collect();
+    assert_eq!(withheld, [false, true, true]);
+    assert!(
+        outcomes[1].message.contains("within the hour"),
+        "{}",
+        outcomes[1].message
+    );
+    // Another failure is another alert; the same one after the hour is alerted again.
+    g.ports.keys.fail_next(
+        Call::Get,
+        PortError::new(
+            ErrorClass::InvalidState,
+            "KMSInvalidStateException",
+            "disabled",
+        ),
+    );
+    let other = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW + 700)
+        .await
+        .expect("handled");
+    assert!(!other.alert_withheld);
+    g.ports.keys.fail_next(Call::Get, denied());
+    let later = g
+        .handle(&event("put-key-policy-public.json"), &rules(), NOW + 3_700)
+        .await
+        .expect("handled");
+    assert!(!later.alert_withheld);
+    let sent = g
+        .ports
+        .alerts
+        .sent()
+        .iter()
+        .filter(|a| a.action == "could-not-check")
+        .count();
+    assert_eq!(sent, 3);
+}

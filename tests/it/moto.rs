@@ -344,6 +344,7 @@ fn config(mode: Mode) -> Config {
         member_role: None,
         sweep_quota_percent: 10,
         sweep_concurrency: 8,
+        sweep_key_alerts: 10,
         fanout: None,
     }
 }

@@ -9,7 +9,7 @@ use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
 };
 use kms_guardrail::guardrail::ports::{
-    Adapters, ErrorClass, GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError,
+    Adapters, Alert, ErrorClass, GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError,
 };
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Outcome, Settings, Skip, Status};
 use kms_guardrail::sweep::pace::{Op, Paced, Pacing};
@@ -773,4 +773,47 @@ async fn the_organization_sweep_model_visits_every_key_once_within_each_accounts
         "{:?}",
         report.simulated
     );
+}
+
+/// A sweep over an account where every read is denied sends at most its per-key alerts
+/// (10 by default) and one summary that counts and names the rest — across its runs.
+#[tokio::test(start_paused = true)]
+async fn a_sweep_that_cannot_read_its_keys_sends_a_bounded_number_of_alerts() {
+    let s = sweeper(Mode::Monitor, Pacing::default(), 100);
+    fill(&s, 30, 1_000);
+    for _ in 0..30 {
+        kms(&s).fail_next(
+            Call::Get,
+            PortError::new(ErrorClass::AccessDenied, "AccessDeniedException", "denied"),
+        );
+    }
+    let stop = Limits {
+        deadline: None,
+        max_keys: Some(12),
+    };
+    let (first, _) = run(&s, &start("denied"), stop).await;
+    assert_eq!(first.end, RunEnd::Stopped);
+    let (second, outcomes) = run(&s, &Request::Resume, Limits::default()).await;
+    assert_eq!(second.end, RunEnd::Finished);
+    let summary = second.summary.expect("a summary");
+    assert_eq!(summary.counts.failed, 30);
+    assert_eq!(summary.counts.alerts_withheld, 20);
+    assert_eq!(summary.key_alerts_sent, 10);
+    assert_eq!(summary.failures.len(), 30, "every key is named");
+    assert!(
+        outcomes.iter().all(|o| o.alert_withheld),
+        "the second run sent none"
+    );
+    let alerts = s.guardrail.ports.alerts.sent();
+    let per_key = alerts
+        .iter()
+        .filter(|a| a.action == "could-not-check")
+        .count();
+    assert_eq!(per_key, 10);
+    let summaries: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.action == "sweep-summary")
+        .collect();
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(summaries[0].body["alerts_withheld"], 20);
 }
