@@ -15,5 +15,6 @@ mod faults;
 mod grants;
 mod handler;
 mod moto;
+mod soak;
 mod sweep;
 mod template;
