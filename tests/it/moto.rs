@@ -7,6 +7,8 @@
 mod fanout;
 mod grants;
 mod org;
+mod refusing;
+mod reliability;
 mod sweep;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

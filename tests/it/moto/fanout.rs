@@ -8,19 +8,12 @@
 //! refuses: an HTTP client in front of moto answers that one call as STS would).
 
 use super::org::{MEMBER_A, MEMBER_B, MEMBER_ROLE, OTHER_REGION, is_public, sdk_in};
+use super::refusing::Refusing;
 use super::{
     ACCOUNT, REGION, app, baseline_table, config, fresh, good_policy_in, new_key, notifications,
     policy_of, public_policy_in, sdk,
 };
 use aws_config::{Region, SdkConfig};
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_runtime_api::http::StatusCode;
-use aws_smithy_types::body::SdkBody;
 use kms_guardrail::app::{App, Response};
 use kms_guardrail::config::Fanout;
 use kms_guardrail::guardrail::Mode;
@@ -334,48 +327,6 @@ async fn a_malformed_message_is_reported_failed_not_dropped() {
     assert_eq!(batch.failures[0].id, "m-1");
 }
 
-/// An HTTP client that answers STS `AssumeRole` into `account` with AccessDenied, as STS does
-/// for a role that does not exist or does not trust the caller, and sends everything else on.
-#[derive(Debug)]
-struct RefusingAssumeRole {
-    inner: SharedHttpClient,
-    account: &'static str,
-}
-
-#[derive(Debug)]
-struct RefusingConnector {
-    inner: SharedHttpConnector,
-    account: &'static str,
-}
-
-impl HttpClient for RefusingAssumeRole {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(RefusingConnector {
-            inner: self.inner.http_connector(settings, components),
-            account: self.account,
-        })
-    }
-}
-
-impl HttpConnector for RefusingConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
-        if body.contains("Action=AssumeRole") && body.contains(self.account) {
-            let refusal = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error><RequestId>r</RequestId></ErrorResponse>";
-            let status = StatusCode::try_from(403).expect("status");
-            return HttpConnectorFuture::ready(Ok(HttpResponse::new(
-                status,
-                SdkBody::from(refusal),
-            )));
-        }
-        self.inner.call(request)
-    }
-}
-
 #[tokio::test]
 async fn an_account_whose_role_sts_refuses_is_listed_as_not_covered() {
     const NO_ROLE: &str = "333333333333";
@@ -385,10 +336,13 @@ async fn an_account_whose_role_sts_refuses_is_listed_as_not_covered() {
     let key = new_key(&a, &public_policy_in(MEMBER_A)).await;
     let refusing = hub_sdk
         .to_builder()
-        .http_client(SharedHttpClient::new(RefusingAssumeRole {
-            // moto speaks plain HTTP on loopback.
-            inner: aws_smithy_http_client::Builder::new().build_http(),
-            account: NO_ROLE,
+        .http_client(Refusing::client(|_, body| {
+            (body.contains("Action=AssumeRole") && body.contains(NO_ROLE)).then(|| {
+                Refusing::answer(
+                    403,
+                    "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error><RequestId>r</RequestId></ErrorResponse>",
+                )
+            })
         }))
         .build();
     let (app, queue, alerts) = hub_with(&hub_sdk, &refusing, &[MEMBER_A, NO_ROLE], &[REGION]).await;
