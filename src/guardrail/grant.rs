@@ -13,7 +13,7 @@ use super::{Action, Guardrail, HandlerError, Mode, Outcome, Sent, Status, alert,
 use crate::event::KeyEvent;
 use engine::grants::KeyContext;
 use engine::report::{Finding, Report};
-use engine::rules::{RuleAction, RuleSet};
+use engine::rules::RuleSet;
 use engine::{KeyGrant, evaluate_grant};
 use serde::Serialize;
 
@@ -187,18 +187,8 @@ impl<P: Ports> Guardrail<P> {
         v: &mut GrantVerdict,
     ) -> Result<(), HandlerError> {
         let id = v.grant.grant_id.clone();
-        let wants_revoke = v.findings.iter().any(|f| f.action == RuleAction::Revert);
-        let hold = if !wants_revoke {
-            Some("the rules say alert".to_owned())
-        } else if let Some(why) = self.exemption(e, rules).await? {
-            Some(why)
-        } else if self.is_own_change(e) {
-            Some("the change was the guardrail's own: it is never remediated again".to_owned())
-        } else {
-            None
-        };
         v.action = Action::Alerted;
-        if let Some(reason) = hold {
+        if let Some(reason) = self.hold(e, rules, &v.findings).await? {
             v.message = reason;
             return Ok(());
         }

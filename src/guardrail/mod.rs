@@ -577,20 +577,7 @@ impl<P: Ports> Guardrail<P> {
         now: u64,
         out: &mut Outcome,
     ) -> Result<(), HandlerError> {
-        let wants_revert = report
-            .findings
-            .iter()
-            .any(|f| f.action == RuleAction::Revert);
-        let hold = if !wants_revert {
-            Some("the rules say alert".to_owned())
-        } else if let Some(why) = self.exemption(e, rules).await? {
-            Some(why)
-        } else if self.is_own_change(e) {
-            Some("the change was the guardrail's own: it is never remediated again".to_owned())
-        } else {
-            None
-        };
-        if let Some(reason) = hold {
+        if let Some(reason) = self.hold(e, rules, &report.findings).await? {
             out.action = Action::Alerted;
             out.message = reason;
             return self.alert(e, out, alert::Kind::Violation).await;
@@ -692,6 +679,28 @@ impl<P: Ports> Guardrail<P> {
             }),
             Err(_) => Ok(None),
         }
+    }
+
+    /// Why `findings` are only alerted, if they are: no finding's rule says revert, the key
+    /// is exempt, or the change was the guardrail's own.
+    async fn hold(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+        findings: &[Finding],
+    ) -> Result<Option<String>, HandlerError> {
+        if !findings.iter().any(|f| f.action == RuleAction::Revert) {
+            return Ok(Some("the rules say alert".to_owned()));
+        }
+        if let Some(why) = self.exemption(e, rules).await? {
+            return Ok(Some(why));
+        }
+        if self.is_own_change(e) {
+            return Ok(Some(
+                "the change was the guardrail's own: it is never remediated again".to_owned(),
+            ));
+        }
+        Ok(None)
     }
 
     /// Whether the change was made by the guardrail itself: its own role, or its member

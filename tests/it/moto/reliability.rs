@@ -12,16 +12,9 @@ use kms_guardrail::guardrail::{Action, Mode, Status};
 use kms_guardrail::sweep::{Limits, Request};
 use serde_json::Value;
 
+/// The alerts' `action` attributes, sorted.
 fn actions(alerts: &[Value]) -> Vec<String> {
-    let mut actions: Vec<String> = alerts
-        .iter()
-        .map(|a| {
-            a["MessageAttributes"]["action"]["Value"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        })
-        .collect();
+    let mut actions = super::sweep::actions(alerts);
     actions.sort();
     actions
 }

@@ -84,7 +84,8 @@ fn start(id: &str) -> Request {
     Request::Start { id: id.to_owned() }
 }
 
-fn actions(alerts: &[Value]) -> Vec<String> {
+/// The alerts' `action` attributes, in order.
+pub(super) fn actions(alerts: &[Value]) -> Vec<String> {
     alerts
         .iter()
         .map(|a| {
