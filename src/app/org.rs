@@ -113,8 +113,10 @@ impl App {
 
     /// Learns the organization's membership, or refreshes it once it is
     /// [`MEMBERSHIP_TTL_SECS`] old, when a grant verdict may hang on it: organization mode,
-    /// a grant rule on, and rules that trust organizations. A failure is logged and the
-    /// last membership kept; with none, a grant finding that hangs on it only alerts.
+    /// a grant rule on, and rules that trust organizations. A failure is logged, the last
+    /// membership kept and the call not repeated for as long (a hub that may not list the
+    /// organization does not ask on every event); with none, a grant finding that hangs on
+    /// it only alerts.
     pub(super) async fn learn_membership(&self, rules: &RuleSet) {
         let Some(members) = &self.members else {
             return;
@@ -136,10 +138,13 @@ impl App {
                 );
                 members.membership().set(org, now);
             }
-            Err(e) => tracing::warn!(
-                error = %e,
-                "organization membership unknown: grant findings that depend on it only alert"
-            ),
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    "organization membership unknown: grant findings that depend on it only alert"
+                );
+                members.membership().failed(now);
+            }
         }
     }
 

@@ -153,27 +153,39 @@ impl Eq for KeyAlertQuota {}
 #[derive(Debug, Clone, Default)]
 pub struct Membership(Arc<RwLock<Option<Learned>>>);
 
-/// An organization and when it was learned (seconds since the epoch).
-type Learned = (Arc<Organization>, u64);
+/// What the last attempt to learn the organization found (`None`: it failed), and when
+/// (seconds since the epoch).
+type Learned = (Option<Arc<Organization>>, u64);
 
 impl Membership {
     /// The organization, if known.
     pub fn get(&self) -> Option<Arc<Organization>> {
-        self.read().map(|(org, _)| org)
+        self.read().and_then(|(org, _)| org)
     }
 
-    /// When it was learned (seconds since the epoch), if it was.
+    /// When it was last learned, or tried to be (seconds since the epoch).
     pub fn learned_at(&self) -> Option<u64> {
         self.read().map(|(_, at)| at)
     }
 
     /// Records `org` as learned at `now`.
     pub fn set(&self, org: Organization, now: u64) {
+        self.write(Some(Arc::new(org)), now);
+    }
+
+    /// Records that learning it failed at `now`: it is not asked again until that is stale.
+    /// What was known before is kept.
+    pub fn failed(&self, now: u64) {
+        let known = self.get();
+        self.write(known, now);
+    }
+
+    fn write(&self, org: Option<Arc<Organization>>, now: u64) {
         let mut slot = self
             .0
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *slot = Some((Arc::new(org), now));
+        *slot = Some((org, now));
     }
 
     fn read(&self) -> Option<Learned> {

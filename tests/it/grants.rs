@@ -543,3 +543,25 @@ async fn a_sweep_that_cannot_list_grants_counts_the_key_failed_without_an_alert_
     let actions: Vec<&str> = alerts.iter().map(|a| a.action.as_str()).collect();
     assert_eq!(actions, ["sweep-summary"]);
 }
+
+#[test]
+fn a_failed_membership_lookup_keeps_what_was_known_and_is_not_repeated_at_once() {
+    use kms_guardrail::guardrail::Membership;
+    let m = Membership::default();
+    assert_eq!((m.get(), m.learned_at()), (None, None));
+    m.failed(NOW);
+    assert_eq!((m.get(), m.learned_at()), (None, Some(NOW)));
+    m.set(
+        Organization {
+            id: "o-a1b2c3d4e5".to_owned(),
+            accounts: vec!["111122223333".to_owned()],
+        },
+        NOW + 10,
+    );
+    m.failed(NOW + 20);
+    assert_eq!(
+        m.get().map(|o| o.id.clone()).as_deref(),
+        Some("o-a1b2c3d4e5")
+    );
+    assert_eq!(m.learned_at(), Some(NOW + 20));
+}
