@@ -296,8 +296,13 @@ fn check(
                         }));
                     }
                 };
-                if args.grants || key_grant::looks_like_listing(&text) {
-                    let grants = key_grant::parse_listing(&text).map_err(|e| e.to_string())?;
+                let grants = if args.grants {
+                    Some(key_grant::parse_listing(&text))
+                } else {
+                    key_grant::listing(&text)
+                };
+                if let Some(grants) = grants {
+                    let grants = grants.map_err(|e| e.to_string())?;
                     let report = key_grant::evaluate_listing(&grants, &rules, &ctx);
                     return Ok((text, report));
                 }

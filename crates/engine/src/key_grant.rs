@@ -248,16 +248,21 @@ pub fn parse_listing(text: &str) -> Result<Vec<KeyGrant>, GrantsError> {
     serde_json::from_value(grants).map_err(|e| GrantsError(e.to_string()))
 }
 
-/// Whether `text` has the shape of a grant listing (an object with a `Grants` array) rather
-/// than of a key policy. Looks at the top level only; a text without `"Grants"` is not
-/// parsed at all.
-pub fn looks_like_listing(text: &str) -> bool {
+/// The grants of `text` when it has the shape of a grant listing (an object with a `Grants`
+/// array) rather than of a key policy — `None` otherwise — read in one pass. Looks at the top
+/// level only; a text without `"Grants"` is not parsed at all.
+pub fn listing(text: &str) -> Option<Result<Vec<KeyGrant>, GrantsError>> {
     if !text.contains("\"Grants\"") {
-        return false;
+        return None;
     }
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(map)) => map.get("Grants").is_some_and(|g| g.is_array()),
-        _ => false,
+        Ok(serde_json::Value::Object(mut map)) => match map.remove("Grants") {
+            Some(grants @ serde_json::Value::Array(_)) => {
+                Some(serde_json::from_value(grants).map_err(|e| GrantsError(e.to_string())))
+            }
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -304,14 +309,12 @@ mod tests {
         assert_eq!(grants.len(), 1);
         assert_eq!(grants[0].grant_id, "g1");
         assert!(grants[0].has_context_constraint());
-        assert!(looks_like_listing(page));
+        assert!(listing(page).is_some());
         assert_eq!(
             parse_listing(r#"[{"GrantId":"g2"}]"#).expect("bare")[0].grant_id,
             "g2"
         );
-        assert!(!looks_like_listing(
-            r#"{"Version":"2012-10-17","Statement":[]}"#
-        ));
+        assert!(listing(r#"{"Version":"2012-10-17","Statement":[]}"#).is_none());
         let err = parse_listing(r#"{"Grants":[{"Operations":["Decrypt"]}]}"#)
             .expect_err("a grant without an id");
         assert!(err.to_string().contains("GrantId"), "{err}");
