@@ -267,30 +267,61 @@ pub enum ActionMatch {
     Invalid,
 }
 
-/// The longest action name, with room to spare: longer inputs cannot name an action.
-const MAX_NAME: usize = 48;
+/// Per first letter (`a`–`z`), the run of [`KEY_ACTIONS_LOWER`] indices starting with it:
+/// the catalogue is sorted, so each letter's names are contiguous and a lookup compares a
+/// handful of names, inline, instead of binary-searching all of them.
+const BY_LETTER: [(u8, u8); 26] = letter_runs();
 
-/// `name` lowercased into `buf`, or `None` when it is too long to be an action.
-fn lowercase<'b>(name: &str, buf: &'b mut [u8; MAX_NAME]) -> Option<&'b [u8]> {
-    let bytes = name.as_bytes();
-    let out = buf.get_mut(..bytes.len())?;
-    for (o, b) in out.iter_mut().zip(bytes) {
-        *o = b.to_ascii_lowercase();
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: every catalogue name starts with a lowercase letter, or the build fails"
+)]
+const fn letter_runs() -> [(u8, u8); 26] {
+    let mut runs = [(0u8, 0u8); 26];
+    let mut i = 0;
+    while i < KEY_ACTIONS_LOWER.len() {
+        let letter = (KEY_ACTIONS_LOWER[i].as_bytes()[0] - b'a') as usize;
+        if runs[letter].1 == 0 {
+            runs[letter].0 = i as u8;
+        }
+        runs[letter].1 = i as u8 + 1;
+        i += 1;
     }
-    Some(out)
+    runs
 }
 
-/// The catalogue indices whose names start with `prefix` (lowercase). The lowercase
-/// catalogue is sorted, so they are one contiguous run.
+/// The catalogue indices whose names start with `prefix` (any case, not empty), as one
+/// contiguous run.
 fn prefix_range(prefix: &[u8]) -> std::ops::Range<usize> {
-    let first = KEY_ACTIONS_LOWER.partition_point(|name| name.as_bytes() < prefix);
-    let len = KEY_ACTIONS_LOWER
+    let letter = prefix.first().map(u8::to_ascii_lowercase).unwrap_or(0);
+    let Some(&(start, end)) = BY_LETTER.get(usize::from(letter.wrapping_sub(b'a'))) else {
+        return 0..0;
+    };
+    let (start, end) = (usize::from(start), usize::from(end));
+    let starts = |name: &&str| {
+        name.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let group = KEY_ACTIONS_LOWER.get(start..end).unwrap_or_default();
+    let first = group.iter().position(&starts).unwrap_or(group.len());
+    let len = group
         .get(first..)
         .unwrap_or_default()
         .iter()
-        .take_while(|name| name.as_bytes().starts_with(prefix))
+        .take_while(|n| starts(n))
         .count();
-    first..first + len
+    start + first..start + first + len
+}
+
+/// The catalogue index of the key action `name` (any case).
+fn lookup(name: &[u8]) -> Option<usize> {
+    let range = prefix_range(name.get(..1)?);
+    let group = KEY_ACTIONS_LOWER.get(range.clone())?;
+    group
+        .iter()
+        .position(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
+        .map(|i| range.start + i)
 }
 
 fn bits(range: std::ops::Range<usize>) -> u64 {
@@ -325,14 +356,8 @@ pub fn expand(entry: &str) -> ActionMatch {
     if name == "*" {
         return ActionMatch::Key(ActionSet::ALL);
     }
-    let mut buf = [0u8; MAX_NAME];
     if !glob::has_wildcard(name) {
-        let found = lowercase(name, &mut buf).and_then(|lower| {
-            KEY_ACTIONS_LOWER
-                .binary_search_by(|probe| probe.as_bytes().cmp(lower))
-                .ok()
-        });
-        if let Some(i) = found {
+        if let Some(i) = lookup(name.as_bytes()) {
             return ActionMatch::Key(ActionSet(1 << i));
         }
         return if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
@@ -343,7 +368,11 @@ pub fn expand(entry: &str) -> ActionMatch {
     }
     // Most wildcards are a prefix and one trailing star (`kms:Generate*`): a range.
     if let Some(prefix) = name.strip_suffix('*').filter(|p| !glob::has_wildcard(p)) {
-        let range = lowercase(prefix, &mut buf).map_or(0..0, prefix_range);
+        let range = if prefix.is_empty() {
+            0..KEY_ACTIONS.len()
+        } else {
+            prefix_range(prefix.as_bytes())
+        };
         return ActionMatch::Key(ActionSet(bits(range)));
     }
     let mut set = 0u64;
@@ -374,7 +403,7 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted, lower);
-        assert!(KEY_ACTIONS.iter().all(|a| a.len() < MAX_NAME));
+        assert!(KEY_ACTIONS.iter().all(|a| a.as_bytes()[0].is_ascii_uppercase()));
         assert!(KEY_ACTIONS.len() <= 64);
         assert!(ACCOUNT_ACTIONS.iter().all(|a| !KEY_ACTIONS.contains(a)));
     }
@@ -420,9 +449,9 @@ mod tests {
     fn prefix_ranges_agree_with_globbing() {
         // Every prefix of every name, in any case, expands as the general glob would.
         for action in KEY_ACTIONS {
-            for end in 0..=action.len() {
+            for end in 1..=action.len() {
                 for prefix in [action[..end].to_owned(), action[..end].to_ascii_lowercase()] {
-                    let fast = bits(prefix_range(prefix.to_ascii_lowercase().as_bytes()));
+                    let fast = bits(prefix_range(prefix.as_bytes()));
                     let slow = KEY_ACTIONS
                         .iter()
                         .enumerate()

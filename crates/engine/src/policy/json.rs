@@ -143,6 +143,14 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
+/// How many leading bytes of `rest` a string holds as they are (no quote, escape or
+/// control character).
+fn plain_run(rest: &[u8]) -> usize {
+    rest.iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(rest.len())
+}
+
 struct Failure {
     offset: usize,
     reason: &'static str,
@@ -192,9 +200,11 @@ impl<'a> Reader<'a> {
     }
 
     fn skip_ws(&mut self) -> Step<()> {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
+        self.pos += self
+            .rest()
+            .iter()
+            .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(self.rest().len());
         Ok(())
     }
 
@@ -321,6 +331,7 @@ impl<'a> Reader<'a> {
         self.pos += 1; // opening quote
         let start = self.pos;
         // Fast path: no escapes, borrow the text.
+        self.pos += plain_run(self.rest());
         loop {
             match self.peek() {
                 None => return Err(self.fail("unterminated string")),
@@ -350,12 +361,7 @@ impl<'a> Reader<'a> {
                 Some(_) => {
                     // Copy the run up to the next quote, backslash or control character.
                     let run_start = self.pos;
-                    while let Some(b) = self.peek() {
-                        if b == b'"' || b == b'\\' || b < 0x20 {
-                            break;
-                        }
-                        self.pos += 1;
-                    }
+                    self.pos += plain_run(self.rest());
                     out.push_str(&self.text[run_start..self.pos]);
                 }
             }
