@@ -16,6 +16,7 @@ use engine::remediate;
 use engine::report::Finding;
 use engine::rules::{RuleAction, RuleId, RuleSet};
 use engine::{Policy, Report};
+use rayon::prelude::*;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -129,6 +130,10 @@ struct CheckArgs {
     /// key policy.
     #[arg(long)]
     grants: bool,
+    /// How many inputs are checked at once (default: one per core). The output is the same
+    /// whatever the number: written in input order, as results are ready.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=512))]
+    jobs: Option<u16>,
     /// Policy files (or grant listings) to check; `-` reads standard input.
     #[arg(required = true, value_name = "POLICY")]
     policies: Vec<String>,
@@ -260,6 +265,10 @@ fn load(target: &Target, default: RuleSet) -> Result<(RuleSet, KeyContext), Stri
     Ok((rules, ctx))
 }
 
+/// How many inputs each worker takes per round: results are written a round at a time, so
+/// this (times the workers) bounds what is held in memory.
+const ROUND_PER_WORKER: usize = 64;
+
 fn check(
     args: CheckArgs,
     stdin: &mut dyn Read,
@@ -273,77 +282,121 @@ fn check(
             return Exit::CouldNotCheck;
         }
     };
-    let mut stdin_used = false;
-    let results: Vec<Checked> = args
-        .policies
-        .iter()
-        .map(|source| {
-            let limit = Limit::Policy { grants: args.grants };
-            let input = read_input(source, stdin, &mut stdin_used, limit);
-            let outcome = input.and_then(|input| {
-                let text = match input {
-                    Input::Text(text) => text,
-                    // KMS refuses such a policy: judged as it would be, unread.
-                    Input::TooLarge(size) => {
-                        let message = format!(
-                            "the document is {size}: more than the 32,768 characters KMS accepts in a key policy (not read)"
-                        );
-                        let finding =
-                            Finding::whole_policy(RuleId::InvalidPolicy, &rules, message);
-                        return Ok((String::new(), Report {
-                            findings: vec![finding],
-                            notes: Vec::new(),
-                        }));
-                    }
-                };
-                let grants = if args.grants {
-                    Some(key_grant::parse_listing(&text))
-                } else {
-                    key_grant::listing(&text)
-                };
-                if let Some(grants) = grants {
-                    let grants = grants.map_err(|e| e.to_string())?;
-                    let report = key_grant::evaluate_listing(&grants, &rules, &ctx);
-                    return Ok((text, report));
-                }
-                match Policy::parse(&text) {
-                    Ok(policy) => {
-                        let report = engine::evaluate(&policy, &rules, &ctx);
-                        Ok((text, report))
-                    }
-                    Err(e) => Err(e.to_string()),
-                }
-            });
-            Checked {
-                source: if source == "-" {
-                    "stdin".to_owned()
-                } else {
-                    source.clone()
-                },
-                outcome,
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, usize::from),
+        usize::from,
+    );
+    let jobs = jobs.min(args.policies.len()).max(1);
+    let pool = if jobs > 1 {
+        match rayon::ThreadPoolBuilder::new().num_threads(jobs).build() {
+            Ok(pool) => Some(pool),
+            Err(e) => {
+                let _ = writeln!(stderr, "kms-guardrail: cannot start {jobs} workers: {e}");
+                return Exit::CouldNotCheck;
             }
-        })
-        .collect();
-    let exit = results
-        .iter()
-        .map(|r| match &r.outcome {
-            Err(_) => Exit::CouldNotCheck,
-            Ok((_, report)) if !report.is_compliant() => Exit::Violations,
-            Ok(_) => Exit::Compliant,
-        })
-        .max()
-        .unwrap_or(Exit::Compliant);
-    let written = match args.format {
-        Format::Human => output::human(&results, stdout, stderr),
-        Format::Json => output::json(&results, stdout),
-        Format::Sarif => output::sarif(&results, &rules, stdout),
+        }
+    } else {
+        None
     };
+    let renderer = output::Renderer {
+        format: args.format,
+        rules: &rules,
+    };
+    let limit = Limit::Policy {
+        grants: args.grants,
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    let mut tally = output::Tally::default();
+    let mut stdin_used = false;
+    let mut written = renderer.start(&mut out);
+    for round in args.policies.chunks(jobs * ROUND_PER_WORKER) {
+        if written.is_err() {
+            break;
+        }
+        // Standard input is read here, on this thread, in its place among the files.
+        let inputs: Vec<(&String, Option<Result<Input, String>>)> = round
+            .iter()
+            .map(|source| {
+                let read =
+                    (source == "-").then(|| read_input(source, stdin, &mut stdin_used, limit));
+                (source, read)
+            })
+            .collect();
+        let one = |(source, read): (&String, Option<Result<Input, String>>)| {
+            let input = read.unwrap_or_else(|| read_file(source, limit));
+            renderer.render(&check_one(source, input, args.grants, &rules, &ctx))
+        };
+        let rendered: Vec<output::Rendered> = match &pool {
+            Some(pool) => pool.install(|| inputs.into_par_iter().map(one).collect()),
+            None => inputs.into_iter().map(one).collect(),
+        };
+        for r in rendered {
+            written = renderer.write(&mut tally, r, &mut out, stderr);
+            if written.is_err() {
+                break;
+            }
+        }
+    }
+    let written = written
+        .and_then(|()| renderer.finish(&tally, &mut out))
+        .and_then(|()| out.flush());
     match written {
-        Ok(()) => exit,
+        Ok(()) => tally.exit,
         Err(e) => {
             let _ = writeln!(stderr, "kms-guardrail: cannot write output: {e}");
             Exit::CouldNotCheck
         }
+    }
+}
+
+/// Checks one input (a key policy, or a grant listing) as read.
+fn check_one(
+    source: &str,
+    input: Result<Input, String>,
+    grants: bool,
+    rules: &RuleSet,
+    ctx: &KeyContext,
+) -> Checked {
+    let outcome = input.and_then(|input| {
+        let text = match input {
+            Input::Text(text) => text,
+            // KMS refuses such a policy: judged as it would be, unread.
+            Input::TooLarge(size) => {
+                let message = format!(
+                    "the document is {size}: more than the 32,768 characters KMS accepts in a key policy (not read)"
+                );
+                let finding = Finding::whole_policy(RuleId::InvalidPolicy, rules, message);
+                return Ok((String::new(), Report {
+                    findings: vec![finding],
+                    notes: Vec::new(),
+                }));
+            }
+        };
+        let listing = if grants {
+            Some(key_grant::parse_listing(&text))
+        } else {
+            key_grant::listing(&text)
+        };
+        if let Some(listing) = listing {
+            let listing = listing.map_err(|e| e.to_string())?;
+            let report = key_grant::evaluate_listing(&listing, rules, ctx);
+            return Ok((text, report));
+        }
+        match Policy::parse(&text) {
+            Ok(policy) => {
+                let report = engine::evaluate(&policy, rules, ctx);
+                Ok((text, report))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    });
+    Checked {
+        source: if source == "-" {
+            "stdin".to_owned()
+        } else {
+            source.to_owned()
+        },
+        outcome,
     }
 }
 
@@ -634,30 +687,39 @@ enum Input {
     TooLarge(String),
 }
 
-/// Reads `source` (`-`: standard input, once) up to `limit`: never more than one byte past
-/// it, so a huge file costs no memory.
+/// Reads `source` (`-`: standard input, once) up to `limit`.
 fn read_input(
     source: &str,
     stdin: &mut dyn Read,
     stdin_used: &mut bool,
     limit: Limit,
 ) -> Result<Input, String> {
-    let mut file;
-    let reader: &mut dyn Read = if source == "-" {
-        if std::mem::replace(stdin_used, true) {
-            return Err("standard input was already read by an earlier `-`".to_owned());
-        }
-        stdin
-    } else {
-        file = std::fs::File::open(source).map_err(|e| format!("cannot read: {e}"))?;
-        &mut file
-    };
+    if source != "-" {
+        return read_file(source, limit);
+    }
+    if std::mem::replace(stdin_used, true) {
+        return Err("standard input was already read by an earlier `-`".to_owned());
+    }
+    read_limited(stdin, None, limit)
+}
+
+/// Reads the file `path` up to `limit`.
+fn read_file(path: &str, limit: Limit) -> Result<Input, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    read_limited(&mut file, size, limit)
+}
+
+/// Reads `reader` (of `size` bytes, when known) up to `limit`: never more than one byte past
+/// it, so a huge input costs no memory; a known size is read into one buffer of that size.
+fn read_limited(reader: &mut dyn Read, size: Option<u64>, limit: Limit) -> Result<Input, String> {
     let cap = match limit {
         Limit::Policy { grants: true } => MAX_LISTING_BYTES,
         Limit::Policy { grants: false } => MAX_POLICY_BYTES,
         Limit::Event => crate::app::MAX_INPUT_BYTES as u64,
     };
-    let mut bytes = Vec::new();
+    let expected = size.map_or(0, |size| size.min(cap) + 1);
+    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
     let read_err = |e: std::io::Error| format!("cannot read: {e}");
     reader
         .take(cap + 1)
@@ -678,9 +740,9 @@ fn read_input(
         }
     }
     if bytes.len() as u64 > cap {
-        let size = match std::fs::metadata(source) {
-            Ok(meta) if source != "-" => format!("{} bytes", meta.len()),
-            _ => format!("more than {} bytes", bytes.len() - 1),
+        let size = match size {
+            Some(size) => format!("{size} bytes"),
+            None => format!("more than {} bytes", bytes.len() - 1),
         };
         return Ok(Input::TooLarge(size));
     }

@@ -1,83 +1,337 @@
-//! The CLI's three renderings of its results: readable lines, the JSON contract the README
-//! documents, and SARIF 2.1.0 for GitHub code scanning.
+//! The CLI's three renderings of its results — readable lines, the JSON contract the README
+//! documents, SARIF 2.1.0 for GitHub code scanning — one input at a time: each input is
+//! rendered on its own (on any worker thread) and written in input order as soon as it is
+//! ready, so output streams and memory stays flat however many inputs there are.
 
-use super::Checked;
-use engine::policy::json::line_column;
+use super::{Checked, Exit, Format};
 use engine::report::Finding;
 use engine::rules::{RuleId, RuleSet, Severity};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use std::io::{self, Write};
 
-/// Where in `text` the finding is: its span, or for a grant finding the grant's id.
-fn position(text: &str, finding: &Finding) -> usize {
-    match &finding.grant {
-        Some(id) if finding.span.start == finding.span.end => {
-            text.find(&format!("\"{id}\"")).map_or(0, |at| at + 1)
+/// One input, rendered and ready to be written in its place.
+#[derive(Debug)]
+pub(super) struct Rendered {
+    /// Its verdict.
+    exit: Exit,
+    /// For standard output: human lines; one JSON result object; SARIF result objects
+    /// joined by commas (empty when it has no finding).
+    out: String,
+    /// For standard error: why it could not be checked (human format).
+    err: String,
+    /// SARIF: the tool-execution notification of an input that could not be checked.
+    notification: Option<String>,
+}
+
+/// What has been written so far.
+#[derive(Debug)]
+pub(super) struct Tally {
+    /// The worst verdict yet.
+    pub exit: Exit,
+    compliant: usize,
+    violating: usize,
+    failed: usize,
+    /// Whether a JSON or SARIF array member was written (the next one needs a comma).
+    wrote: bool,
+    /// SARIF: one notification per input that could not be checked, for the closing
+    /// `invocations` record (the only thing kept per input, and only for failed ones).
+    notifications: Vec<String>,
+}
+
+/// Renders results in one format.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Renderer<'r> {
+    /// The format.
+    pub format: Format,
+    /// The rules (SARIF lists each with whether it is on).
+    pub rules: &'r RuleSet,
+}
+
+/// Line and column lookups in one text: the line starts are found once, then each finding's
+/// position is a binary search (a policy with many findings stays linear).
+struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    fn new(text: &'t str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { text, starts }
+    }
+
+    /// 1-based line and character column of `finding` in the text: its span, or for a
+    /// grant finding its grant id.
+    fn of(&self, finding: &Finding) -> (usize, usize) {
+        let offset = match &finding.grant {
+            Some(id) if finding.span.start == finding.span.end => {
+                self.text.find(&format!("\"{id}\"")).map_or(0, |at| at + 1)
+            }
+            _ => finding.span.start,
+        };
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
         }
-        _ => finding.span.start,
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self
+            .starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count());
+        (line, column + 1)
     }
 }
 
-fn line_of(text: &str, finding: &Finding) -> usize {
-    line_column(text, position(text, finding)).0
+/// A finding as `--format json` prints it: its members and the line it is on.
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    line: usize,
 }
 
-pub(super) fn human(
-    results: &[Checked],
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> io::Result<()> {
-    let (mut compliant, mut violating, mut failed) = (0, 0, 0);
-    for r in results {
-        match &r.outcome {
+#[derive(Serialize)]
+#[serde(untagged)]
+enum JsonResult<'a> {
+    Checked {
+        source: &'a str,
+        compliant: bool,
+        findings: Vec<JsonFinding<'a>>,
+        notes: &'a [String],
+    },
+    Failed {
+        source: &'a str,
+        error: &'a str,
+    },
+}
+
+impl Renderer<'_> {
+    /// Writes what comes before the first input.
+    pub(super) fn start(&self, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            Format::Human => Ok(()),
+            Format::Json => out.write_all(b"{\"results\": [\n"),
+            Format::Sarif => {
+                let tool = json!({"driver": {
+                    "name": "kms-guardrail",
+                    "semanticVersion": env!("CARGO_PKG_VERSION"),
+                    "rules": self.rule_descriptors(),
+                }});
+                write!(
+                    out,
+                    "{{\"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\", \"version\": \"2.1.0\", \"runs\": [{{\n\"tool\": {tool},\n\"results\": [\n"
+                )
+            }
+        }
+    }
+
+    /// Renders one input.
+    pub(super) fn render(&self, checked: &Checked) -> Rendered {
+        let source = checked.source.as_str();
+        let (text, report) = match &checked.outcome {
             Err(reason) => {
-                failed += 1;
-                writeln!(err, "{}: error: {reason}", r.source)?;
+                let mut rendered = Rendered {
+                    exit: Exit::CouldNotCheck,
+                    out: String::new(),
+                    err: String::new(),
+                    notification: None,
+                };
+                match self.format {
+                    Format::Human => rendered.err = format!("{source}: error: {reason}\n"),
+                    Format::Json => {
+                        rendered.out = to_json(&JsonResult::Failed {
+                            source,
+                            error: reason,
+                        });
+                    }
+                    Format::Sarif => {
+                        rendered.notification = Some(
+                            json!({
+                                "level": "error",
+                                "message": {"text": format!("{source}: {reason}")},
+                                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(source)}}}],
+                            })
+                            .to_string(),
+                        );
+                    }
+                }
+                return rendered;
             }
-            Ok((text, report)) => {
-                if report.is_compliant() {
-                    compliant += 1;
-                    writeln!(out, "{}: compliant", r.source)?;
-                } else {
-                    violating += 1;
-                    let n = report.findings.len();
-                    writeln!(
-                        out,
-                        "{}: {n} violation{}",
-                        r.source,
-                        if n == 1 { "" } else { "s" }
-                    )?;
-                }
-                for f in &report.findings {
-                    let place = match (f.statement, &f.sid, &f.grant) {
-                        (_, _, Some(grant)) => format!("grant {grant}"),
-                        (Some(i), Some(sid), None) => format!("statement {i} ({sid:?})"),
-                        (Some(i), None, None) => format!("statement {i}"),
-                        (None, _, None) => "policy".to_owned(),
-                    };
-                    writeln!(
-                        out,
-                        "  {:<8} {:<26} {place}, line {}: {}",
-                        severity_label(f.severity),
-                        f.rule.as_str(),
-                        line_of(text, f),
-                        f.message
-                    )?;
-                }
-                for note in &report.notes {
-                    writeln!(out, "  note: {note}")?;
-                }
+            Ok(checked) => checked,
+        };
+        let exit = if report.is_compliant() {
+            Exit::Compliant
+        } else {
+            Exit::Violations
+        };
+        let lines = Lines::new(if report.findings.is_empty() { "" } else { text });
+        let out = match self.format {
+            Format::Human => human(source, report, &lines),
+            Format::Json => to_json(&JsonResult::Checked {
+                source,
+                compliant: report.is_compliant(),
+                findings: report
+                    .findings
+                    .iter()
+                    .map(|finding| JsonFinding {
+                        finding,
+                        line: lines.of(finding).0,
+                    })
+                    .collect(),
+                notes: &report.notes,
+            }),
+            Format::Sarif => {
+                let results: Vec<String> = report
+                    .findings
+                    .iter()
+                    .map(|f| sarif_result(source, f, lines.of(f)))
+                    .collect();
+                results.join(",\n")
             }
+        };
+        Rendered {
+            exit,
+            out,
+            err: String::new(),
+            notification: None,
         }
     }
-    if results.len() > 1 {
+
+    /// Writes one rendered input after those before it.
+    pub(super) fn write(
+        &self,
+        tally: &mut Tally,
+        rendered: Rendered,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<()> {
+        tally.exit = tally.exit.max(rendered.exit);
+        match rendered.exit {
+            Exit::Compliant => tally.compliant += 1,
+            Exit::Violations => tally.violating += 1,
+            Exit::CouldNotCheck => tally.failed += 1,
+        }
+        tally.notifications.extend(rendered.notification);
+        err.write_all(rendered.err.as_bytes())?;
+        if rendered.out.is_empty() {
+            return Ok(());
+        }
+        if self.format != Format::Human && std::mem::replace(&mut tally.wrote, true) {
+            out.write_all(b",\n")?;
+        }
+        out.write_all(rendered.out.as_bytes())
+    }
+
+    /// Writes what comes after the last input.
+    pub(super) fn finish(&self, tally: &Tally, out: &mut dyn Write) -> io::Result<()> {
+        match self.format {
+            Format::Human => {
+                let checked = tally.compliant + tally.violating + tally.failed;
+                if checked > 1 {
+                    writeln!(
+                        out,
+                        "{checked} policies checked: {} compliant, {} with violations, {} could not be checked",
+                        tally.compliant, tally.violating, tally.failed
+                    )?;
+                }
+                Ok(())
+            }
+            Format::Json => out.write_all(b"\n]}\n"),
+            Format::Sarif => writeln!(
+                out,
+                "\n],\n\"invocations\": [{{\"executionSuccessful\": {}, \"toolExecutionNotifications\": [{}]}}]\n}}]}}",
+                tally.notifications.is_empty(),
+                tally.notifications.join(",\n")
+            ),
+        }
+    }
+
+    fn rule_descriptors(&self) -> Vec<serde_json::Value> {
+        let rules = self.rules;
+        RuleId::ALL
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": r.as_str(),
+                    "name": r.as_str(),
+                    "shortDescription": {"text": r.description()},
+                    "fullDescription": {"text": r.description()},
+                    // Relative to the repository root: what the rule flags, an example that
+                    // fires, a look-alike that does not, how to fix it.
+                    "helpUri": r.doc_path(),
+                    "defaultConfiguration": {
+                        "level": if rules.is_on(*r) { sarif_level(r.severity()) } else { "none" },
+                        "enabled": rules.is_on(*r),
+                    },
+                    "properties": {
+                        "security-severity": security_severity(r.severity()),
+                        "tags": ["security", "kms"],
+                    },
+                })
+            })
+            .collect()
+    }
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            exit: Exit::Compliant,
+            compliant: 0,
+            violating: 0,
+            failed: 0,
+            wrote: false,
+            notifications: Vec::new(),
+        }
+    }
+}
+
+/// Compact JSON of a value that always serializes (borrowed strings, numbers, lists).
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn human(source: &str, report: &engine::Report, lines: &Lines<'_>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let n = report.findings.len();
+    let _ = if n == 0 {
+        writeln!(out, "{source}: compliant")
+    } else {
         writeln!(
             out,
-            "{} policies checked: {compliant} compliant, {violating} with violations, {failed} could not be checked",
-            results.len()
-        )?;
+            "{source}: {n} violation{}",
+            if n == 1 { "" } else { "s" }
+        )
+    };
+    for f in &report.findings {
+        let place = match (f.statement, &f.sid, &f.grant) {
+            (_, _, Some(grant)) => format!("grant {grant}"),
+            (Some(i), Some(sid), None) => format!("statement {i} ({sid:?})"),
+            (Some(i), None, None) => format!("statement {i}"),
+            (None, _, None) => "policy".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<26} {place}, line {}: {}",
+            severity_label(f.severity),
+            f.rule.as_str(),
+            lines.of(f).0,
+            f.message
+        );
     }
-    Ok(())
+    for note in &report.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    out
 }
 
 fn severity_label(s: Severity) -> &'static str {
@@ -87,36 +341,6 @@ fn severity_label(s: Severity) -> &'static str {
         Severity::Medium => "MEDIUM",
         Severity::Low => "LOW",
     }
-}
-
-pub(super) fn json(results: &[Checked], out: &mut dyn Write) -> io::Result<()> {
-    let results: Vec<Value> = results
-        .iter()
-        .map(|r| match &r.outcome {
-            Err(reason) => json!({"source": r.source, "error": reason}),
-            Ok((text, report)) => {
-                let findings: Vec<Value> = report
-                    .findings
-                    .iter()
-                    .map(|f| {
-                        let mut v = serde_json::to_value(f).unwrap_or(Value::Null);
-                        if let Value::Object(map) = &mut v {
-                            map.insert("line".to_owned(), json!(line_of(text, f)));
-                        }
-                        v
-                    })
-                    .collect();
-                json!({
-                    "source": r.source,
-                    "compliant": report.is_compliant(),
-                    "findings": findings,
-                    "notes": report.notes,
-                })
-            }
-        })
-        .collect();
-    serde_json::to_writer_pretty(&mut *out, &json!({ "results": results }))?;
-    writeln!(out)
 }
 
 /// GitHub ranks code-scanning alerts by this property (0.1–10).
@@ -150,84 +374,29 @@ fn uri(path: &str) -> String {
     out
 }
 
-pub(super) fn sarif(results: &[Checked], rules: &RuleSet, out: &mut dyn Write) -> io::Result<()> {
-    let rule_descriptors: Vec<Value> = RuleId::ALL
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.as_str(),
-                "name": r.as_str(),
-                "shortDescription": {"text": r.description()},
-                "fullDescription": {"text": r.description()},
-                // Relative to the repository root: what the rule flags, an example that
-                // fires, a look-alike that does not, how to fix it.
-                "helpUri": r.doc_path(),
-                "defaultConfiguration": {
-                    "level": if rules.is_on(*r) { sarif_level(r.severity()) } else { "none" },
-                    "enabled": rules.is_on(*r),
-                },
-                "properties": {
-                    "security-severity": security_severity(r.severity()),
-                    "tags": ["security", "kms"],
-                },
-            })
-        })
-        .collect();
-    let mut sarif_results = Vec::new();
-    let mut notifications = Vec::new();
-    for r in results {
-        match &r.outcome {
-            Err(reason) => notifications.push(json!({
-                "level": "error",
-                "message": {"text": format!("{}: {reason}", r.source)},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri(&r.source)}}}],
-            })),
-            Ok((text, report)) => {
-                for f in &report.findings {
-                    let (line, column) = line_column(text, position(text, f));
-                    sarif_results.push(json!({
-                        "ruleId": f.rule.as_str(),
-                        "ruleIndex": f.rule as usize,
-                        "level": sarif_level(f.severity),
-                        "message": {"text": f.message},
-                        "locations": [{
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": uri(&r.source)},
-                                "region": {"startLine": line, "startColumn": column},
-                            }
-                        }],
-                        "partialFingerprints": {
-                            "kmsGuardrail/v1": format!(
-                                "{}:{}:{}",
-                                f.rule.as_str(),
-                                f.grant
-                                    .as_deref()
-                                    .or(f.sid.as_deref())
-                                    .map_or_else(|| format!("{:?}", f.statement), str::to_owned),
-                                f.principals.join(",")
-                            ),
-                        },
-                    }));
-                }
+fn sarif_result(source: &str, f: &Finding, (line, column): (usize, usize)) -> String {
+    json!({
+        "ruleId": f.rule.as_str(),
+        "ruleIndex": f.rule as usize,
+        "level": sarif_level(f.severity),
+        "message": {"text": f.message},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(source)},
+                "region": {"startLine": line, "startColumn": column},
             }
-        }
-    }
-    let document = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "kms-guardrail",
-                "semanticVersion": env!("CARGO_PKG_VERSION"),
-                "rules": rule_descriptors,
-            }},
-            "invocations": [{
-                "executionSuccessful": notifications.is_empty(),
-                "toolExecutionNotifications": notifications,
-            }],
-            "results": sarif_results,
         }],
-    });
-    serde_json::to_writer_pretty(&mut *out, &document)?;
-    writeln!(out)
+        "partialFingerprints": {
+            "kmsGuardrail/v1": format!(
+                "{}:{}:{}",
+                f.rule.as_str(),
+                f.grant
+                    .as_deref()
+                    .or(f.sid.as_deref())
+                    .map_or_else(|| format!("{:?}", f.statement), str::to_owned),
+                f.principals.join(",")
+            ),
+        },
+    })
+    .to_string()
 }

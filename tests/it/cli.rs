@@ -598,3 +598,84 @@ fn oversized_inputs_are_reported_too_large_without_being_read() {
     }
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// Every fixture file (key policies and grant listings) under `dir`, sorted.
+fn fixture_files(dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).expect("fixture directory") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            fixture_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    out.sort();
+}
+
+#[test]
+fn parallel_output_is_identical_to_a_sequential_run_in_every_format() {
+    let mut files = Vec::new();
+    fixture_files(Path::new(&fixture("")), &mut files);
+    assert!(files.len() > 100, "{} fixtures", files.len());
+    // Three rounds of every fixture (more inputs than one round of workers holds), standard
+    // input and an unreadable file in the middle.
+    let mut inputs: Vec<String> = files.iter().chain(&files).chain(&files).cloned().collect();
+    inputs.insert(inputs.len() / 2, "-".to_owned());
+    inputs.insert(inputs.len() / 3, "missing.json".to_owned());
+    let stdin = std::fs::read(public()).expect("public fixture");
+    let rules = org_rules();
+    for format in ["human", "json", "sarif"] {
+        let run_with = |jobs: &str| {
+            let mut args = vec![
+                "check", "--rules", &rules, "--format", format, "--jobs", jobs,
+            ];
+            args.extend(inputs.iter().map(String::as_str));
+            let o = run(&args, Some(&stdin));
+            assert_eq!(code(&o), 2, "{format} --jobs {jobs}: {}", stderr(&o));
+            o
+        };
+        let sequential = run_with("1");
+        for jobs in ["2", "7"] {
+            let parallel = run_with(jobs);
+            assert!(
+                sequential.stdout == parallel.stdout,
+                "{format}: --jobs {jobs} printed something else than --jobs 1"
+            );
+            assert_eq!(
+                stderr(&sequential),
+                stderr(&parallel),
+                "{format} --jobs {jobs}"
+            );
+        }
+        if format == "human" {
+            let out = stdout(&sequential);
+            let summary = out.lines().last().expect("summary line");
+            assert!(
+                summary.starts_with(&format!("{} policies checked:", inputs.len())),
+                "{summary}"
+            );
+            continue;
+        }
+        // The streamed document is one valid JSON document, in input order.
+        let doc = json(&sequential);
+        if format == "json" {
+            let sources: Vec<&str> = doc["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .map(|r| r["source"].as_str().expect("source"))
+                .collect();
+            let expected: Vec<&str> = inputs
+                .iter()
+                .map(|s| if s == "-" { "stdin" } else { s.as_str() })
+                .collect();
+            assert_eq!(sources, expected);
+        } else {
+            let run = &doc["runs"][0];
+            assert!(run["results"].as_array().expect("results").len() > inputs.len());
+            let notes = &run["invocations"][0]["toolExecutionNotifications"];
+            assert_eq!(notes.as_array().expect("notifications").len(), 1, "{notes}");
+            assert_eq!(run["invocations"][0]["executionSuccessful"], false);
+        }
+    }
+}

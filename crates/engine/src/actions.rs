@@ -403,7 +403,11 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted, lower);
-        assert!(KEY_ACTIONS.iter().all(|a| a.as_bytes()[0].is_ascii_uppercase()));
+        assert!(
+            KEY_ACTIONS
+                .iter()
+                .all(|a| a.as_bytes()[0].is_ascii_uppercase())
+        );
         assert!(KEY_ACTIONS.len() <= 64);
         assert!(ACCOUNT_ACTIONS.iter().all(|a| !KEY_ACTIONS.contains(a)));
     }
