@@ -77,6 +77,9 @@ fn bench(c: &mut Criterion) {
         c.bench_function(&format!("parse/{name}"), |b| {
             b.iter(|| Policy::parse(black_box(&text)))
         });
+        c.bench_function(&format!("json-validate/{name}"), |b| {
+            b.iter(|| engine::policy::json::validate(black_box(&text)))
+        });
         // Yardstick for this machine: serde_json reading the same text into a `Value`.
         c.bench_function(&format!("baseline-serde-json-value/{name}"), |b| {
             b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(&text)))

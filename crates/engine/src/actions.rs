@@ -267,9 +267,59 @@ pub enum ActionMatch {
     Invalid,
 }
 
-/// Per first letter (`a`–`z`), the run of [`KEY_ACTIONS_LOWER`] indices starting with it:
-/// the catalogue is sorted, so each letter's names are contiguous and a lookup compares a
-/// handful of names, inline, instead of binary-searching all of them.
+/// How many leading bytes of a name one [`Head`] holds.
+const HEAD_BYTES: usize = 16;
+
+/// The first [`HEAD_BYTES`] bytes of a lowercase name, little-endian, zero-padded: a name
+/// starts with a prefix of that many bytes or fewer when its head, masked to the prefix's
+/// length, equals the prefix's head — one comparison instead of a byte loop.
+type Head = u128;
+
+/// Every catalogue name's head, and its length.
+const HEADS: [(Head, usize); KEY_ACTIONS.len()] = heads();
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: indices stay below the lengths they are checked against"
+)]
+const fn heads() -> [(Head, usize); KEY_ACTIONS.len()] {
+    let mut out = [(0, 0); KEY_ACTIONS.len()];
+    let mut i = 0;
+    while i < KEY_ACTIONS_LOWER.len() {
+        let name = KEY_ACTIONS_LOWER[i].as_bytes();
+        let mut head: Head = 0;
+        let mut j = 0;
+        while j < name.len() && j < HEAD_BYTES {
+            head |= (name[j] as Head) << (8 * j);
+            j += 1;
+        }
+        out[i] = (head, name.len());
+        i += 1;
+    }
+    out
+}
+
+/// The lowercase head of `bytes`, and the mask of the bytes it holds.
+fn head(bytes: &[u8]) -> (Head, Head) {
+    let held = bytes.len().min(HEAD_BYTES);
+    let mut buf = [0u8; HEAD_BYTES];
+    if let (Some(to), Some(from)) = (buf.get_mut(..held), bytes.get(..held)) {
+        to.copy_from_slice(from);
+    }
+    // A fixed-size loop the compiler turns into a few vector instructions.
+    for b in &mut buf {
+        *b = b.to_ascii_lowercase();
+    }
+    let mask = if held == HEAD_BYTES {
+        Head::MAX
+    } else {
+        (1 << (8 * held)) - 1
+    };
+    (Head::from_le_bytes(buf), mask)
+}
+
+/// Per first letter (`a`–`z`), the run of catalogue indices whose names start with it (the
+/// catalogue is sorted): a lookup compares only those few heads.
 const BY_LETTER: [(u8, u8); 26] = letter_runs();
 
 #[allow(
@@ -290,51 +340,40 @@ const fn letter_runs() -> [(u8, u8); 26] {
     runs
 }
 
-/// The catalogue indices whose names start with `prefix` (any case, not empty), as one
-/// contiguous run.
-fn prefix_range(prefix: &[u8]) -> std::ops::Range<usize> {
-    let letter = prefix.first().map(u8::to_ascii_lowercase).unwrap_or(0);
-    let Some(&(start, end)) = BY_LETTER.get(usize::from(letter.wrapping_sub(b'a'))) else {
-        return 0..0;
+/// The catalogue names (as bits) that start with `prefix` (any case) — or, with `exact`,
+/// that are `prefix`.
+fn matching(prefix: &[u8], exact: bool) -> u64 {
+    let Some(first) = prefix.first() else {
+        return if exact { 0 } else { ALL_BITS };
     };
-    let (start, end) = (usize::from(start), usize::from(end));
-    let starts = |name: &&str| {
-        name.as_bytes()
-            .get(..prefix.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
-    };
-    let group = KEY_ACTIONS_LOWER.get(start..end).unwrap_or_default();
-    let first = group.iter().position(&starts).unwrap_or(group.len());
-    let len = group
-        .get(first..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|n| starts(n))
-        .count();
-    start + first..start + first + len
-}
-
-/// The catalogue index of the key action `name` (any case).
-fn lookup(name: &[u8]) -> Option<usize> {
-    let range = prefix_range(name.get(..1)?);
-    let group = KEY_ACTIONS_LOWER.get(range.clone())?;
-    group
-        .iter()
-        .position(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
-        .map(|i| range.start + i)
-}
-
-fn bits(range: std::ops::Range<usize>) -> u64 {
-    if range.is_empty() {
+    let letter = usize::from(first.to_ascii_lowercase().wrapping_sub(b'a'));
+    let Some(&(start, end)) = BY_LETTER.get(letter) else {
         return 0;
-    }
-    let width = range.end - range.start;
-    let ones = if width == 64 {
-        u64::MAX
-    } else {
-        (1u64 << width) - 1
     };
-    ones << range.start
+    let (want, mask) = head(prefix);
+    let mut set = 0u64;
+    for i in usize::from(start)..usize::from(end) {
+        let Some(&(have, len)) = HEADS.get(i) else {
+            break;
+        };
+        let fits = if exact {
+            len == prefix.len()
+        } else {
+            len >= prefix.len()
+        };
+        if fits
+            && have & mask == want
+            && (prefix.len() <= HEAD_BYTES
+                || KEY_ACTIONS_LOWER.get(i).is_some_and(|name| {
+                    name.as_bytes()
+                        .get(..prefix.len())
+                        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+                }))
+        {
+            set |= 1 << i;
+        }
+    }
+    set
 }
 
 /// Expands one `Action`/`NotAction` entry against the catalogue.
@@ -357,8 +396,9 @@ pub fn expand(entry: &str) -> ActionMatch {
         return ActionMatch::Key(ActionSet::ALL);
     }
     if !glob::has_wildcard(name) {
-        if let Some(i) = lookup(name.as_bytes()) {
-            return ActionMatch::Key(ActionSet(1 << i));
+        let found = matching(name.as_bytes(), true);
+        if found != 0 {
+            return ActionMatch::Key(ActionSet(found));
         }
         return if ACCOUNT_ACTIONS.iter().any(|a| a.eq_ignore_ascii_case(name)) {
             ActionMatch::AccountLevel
@@ -368,12 +408,7 @@ pub fn expand(entry: &str) -> ActionMatch {
     }
     // Most wildcards are a prefix and one trailing star (`kms:Generate*`): a range.
     if let Some(prefix) = name.strip_suffix('*').filter(|p| !glob::has_wildcard(p)) {
-        let range = if prefix.is_empty() {
-            0..KEY_ACTIONS.len()
-        } else {
-            prefix_range(prefix.as_bytes())
-        };
-        return ActionMatch::Key(ActionSet(bits(range)));
+        return ActionMatch::Key(ActionSet(matching(prefix.as_bytes(), false)));
     }
     let mut set = 0u64;
     for (i, action) in KEY_ACTIONS.iter().enumerate() {
@@ -453,9 +488,9 @@ mod tests {
     fn prefix_ranges_agree_with_globbing() {
         // Every prefix of every name, in any case, expands as the general glob would.
         for action in KEY_ACTIONS {
-            for end in 1..=action.len() {
+            for end in 0..=action.len() {
                 for prefix in [action[..end].to_owned(), action[..end].to_ascii_lowercase()] {
-                    let fast = bits(prefix_range(prefix.as_bytes()));
+                    let fast = matching(prefix.as_bytes(), false);
                     let slow = KEY_ACTIONS
                         .iter()
                         .enumerate()
@@ -465,6 +500,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn exact_names_match_in_any_case_and_look_alikes_do_not() {
+        for (i, action) in KEY_ACTIONS.iter().enumerate() {
+            for name in [
+                action.to_string(),
+                action.to_ascii_lowercase(),
+                action.to_ascii_uppercase(),
+            ] {
+                assert_eq!(matching(name.as_bytes(), true), 1 << i, "{name}");
+                // Longer, or padded with what a head's zero padding looks like: neither
+                // the name nor a prefix of it. Shorter: a prefix only.
+                for (other, is_prefix) in [
+                    (format!("{name}x"), false),
+                    (format!("{name}\0"), false),
+                    (name[..name.len() - 1].to_owned(), true),
+                ] {
+                    assert_eq!(matching(other.as_bytes(), true) & (1 << i), 0, "{other:?}");
+                    let prefix = matching(other.as_bytes(), false) & (1 << i) != 0;
+                    assert_eq!(prefix, is_prefix, "{other:?}*");
+                }
+            }
+        }
+        // Names past a head's 16 bytes are told apart by the rest.
+        assert_eq!(
+            expand("kms:GenerateDataKeyPairWithoutPlaintext"),
+            ActionMatch::Key(ActionSet(bit("GenerateDataKeyPairWithoutPlaintext")))
+        );
+        assert_eq!(
+            expand("kms:GenerateDataKeyPairWithoutPlaintexT*"),
+            ActionMatch::Key(ActionSet(bit("GenerateDataKeyPairWithoutPlaintext")))
+        );
+        assert_eq!(
+            expand("kms:GenerateDataKeyPairWithoutCiphertext"),
+            ActionMatch::Invalid
+        );
     }
 
     #[test]

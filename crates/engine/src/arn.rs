@@ -19,13 +19,25 @@ pub struct Arn<'a> {
 impl<'a> Arn<'a> {
     /// Splits `text` as `arn:partition:service:region:account:resource`.
     pub fn parse(text: &'a str) -> Option<Arn<'a>> {
-        let mut fields = text.strip_prefix("arn:")?.splitn(5, ':');
+        let rest = text.strip_prefix("arn:")?;
+        // The first four colons end the first four fields (a byte scan: ARNs are short).
+        let mut colons = rest
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b':')
+            .map(|(i, _)| i);
+        let (a, b, c, d) = (
+            colons.next()?,
+            colons.next()?,
+            colons.next()?,
+            colons.next()?,
+        );
         let arn = Arn {
-            partition: fields.next()?,
-            service: fields.next()?,
-            region: fields.next()?,
-            account: fields.next()?,
-            resource: fields.next()?,
+            partition: rest.get(..a)?,
+            service: rest.get(a + 1..b)?,
+            region: rest.get(b + 1..c)?,
+            account: rest.get(c + 1..d)?,
+            resource: rest.get(d + 1..)?,
         };
         (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
     }

@@ -3,8 +3,10 @@
 //! (reported, never silently collapsed), and strings borrowed from the text when they hold
 //! no escapes.
 //!
-//! It accepts exactly what `serde_json` accepts (a property test pins that), nests at most
-//! [`MAX_DEPTH`] levels, and never panics on any input.
+//! It is a pull reader: the policy builder asks for the next member, item or value and reads
+//! it straight into the policy model, so no tree of the document is built and thrown away.
+//! It accepts exactly what `serde_json` accepts (a property test pins that through
+//! [`validate`]), nests at most [`MAX_DEPTH`] levels, and never panics on any input.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -21,18 +23,40 @@ pub struct Span {
     pub end: usize,
 }
 
-/// A JSON value with its span.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Node<'a> {
-    /// The value.
-    pub value: Value<'a>,
-    /// Where it stands in the text.
-    pub span: Span,
+/// The JSON type of a value, known from its first byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool,
+    /// A number.
+    Number,
+    /// A string.
+    String,
+    /// An array.
+    Array,
+    /// An object.
+    Object,
 }
 
-/// A JSON value.
+impl Kind {
+    /// The JSON type's name, for messages.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Kind::Null => "null",
+            Kind::Bool => "a boolean",
+            Kind::Number => "a number",
+            Kind::String => "a string",
+            Kind::Array => "an array",
+            Kind::Object => "an object",
+        }
+    }
+}
+
+/// A value that is not an array or object, as read.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value<'a> {
+pub enum Scalar<'a> {
     /// `null`.
     Null,
     /// `true` or `false`.
@@ -41,44 +65,6 @@ pub enum Value<'a> {
     Number(&'a str),
     /// A string, unescaped.
     String(Cow<'a, str>),
-    /// An array.
-    Array(Vec<Node<'a>>),
-    /// An object: members in text order, duplicates kept.
-    Object(Vec<Member<'a>>),
-}
-
-/// One `"key": value` member of an object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Member<'a> {
-    /// The key, unescaped.
-    pub key: Cow<'a, str>,
-    /// Where the key stands.
-    pub key_span: Span,
-    /// The value.
-    pub node: Node<'a>,
-}
-
-impl Value<'_> {
-    /// The JSON type's name, for messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
-        }
-    }
-}
-
-/// A parsed document: the root and every duplicated object member.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Document<'a> {
-    /// The top-level value.
-    pub root: Node<'a>,
-    /// Members whose key already appeared earlier in the same object.
-    pub duplicates: Vec<Duplicate>,
 }
 
 /// A member whose key repeats an earlier one in the same object.
@@ -102,29 +88,14 @@ pub struct JsonError {
     pub reason: &'static str,
 }
 
-/// Parses `text` as one JSON value (surrounding whitespace allowed).
-pub fn parse(text: &str) -> Result<Document<'_>, JsonError> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        duplicates: Vec::new(),
-    };
-    let root = reader
-        .skip_ws()
-        .and_then(|()| reader.value(0))
-        .and_then(|root| {
-            reader.skip_ws()?;
-            if reader.pos < reader.bytes.len() {
-                return Err(reader.fail("trailing characters after the JSON value"));
-            }
-            Ok(root)
-        })
-        .map_err(|at| at.into_error(text))?;
-    Ok(Document {
-        root,
-        duplicates: reader.duplicates,
-    })
+/// Checks that `text` is one JSON value (surrounding whitespace allowed).
+pub fn validate(text: &str) -> Result<(), JsonError> {
+    let mut reader = Reader::new(text);
+    reader
+        .skip()
+        .and_then(|_| reader.end())
+        .map(drop)
+        .map_err(|at| at.into_error(text))
 }
 
 /// 1-based line and character column of a byte offset.
@@ -143,21 +114,58 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// How many leading bytes of `rest` a string holds as they are (no quote, escape or
-/// control character).
-fn plain_run(rest: &[u8]) -> usize {
-    rest.iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-        .unwrap_or(rest.len())
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `word` below `limit` (≤ 0x80). Exact for the lowest such
+/// byte; a byte above it may be flagged too (a borrow), which no caller looks at.
+fn bytes_below(word: u64, limit: u8) -> u64 {
+    word.wrapping_sub(ONES * u64::from(limit)) & !word & HIGHS
 }
 
-struct Failure {
+/// How many leading bytes of `rest` a string holds as they are (no quote, escape or
+/// control character): eight bytes a step, then one at a time.
+fn plain_run(rest: &[u8]) -> usize {
+    let mut done = 0;
+    for chunk in rest.chunks_exact(8) {
+        let Ok(bytes) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let word = u64::from_le_bytes(bytes);
+        let stops = bytes_below(word ^ (ONES * u64::from(b'"')), 1)
+            | bytes_below(word ^ (ONES * u64::from(b'\\')), 1)
+            | bytes_below(word, 0x20);
+        if stops != 0 {
+            return done + (stops.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    let tail = rest.get(done..).unwrap_or_default();
+    done + tail
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(tail.len())
+}
+
+/// How many leading bytes of `rest` are whitespace.
+fn whitespace_run(rest: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = rest.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Where and why reading stopped: made a [`JsonError`] (line and column) only when it is
+/// reported.
+pub struct Failure {
     offset: usize,
     reason: &'static str,
 }
 
 impl Failure {
-    fn into_error(self, text: &str) -> JsonError {
+    /// The error, with its line and column in `text`.
+    pub fn into_error(self, text: &str) -> JsonError {
         let (line, column) = line_column(text, self.offset);
         JsonError {
             line,
@@ -173,16 +181,221 @@ impl fmt::Debug for Failure {
     }
 }
 
-struct Reader<'a> {
+/// Reads one JSON value from a text, a piece at a time.
+pub struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
+    depth: usize,
+    /// The member names of every object being read, innermost last: duplicates are found
+    /// among the innermost object's.
+    keys: Vec<Cow<'a, str>>,
     duplicates: Vec<Duplicate>,
 }
 
-type Step<T> = Result<T, Failure>;
+/// An object or array being read (from [`Reader::open_object`] or [`Reader::open_array`]).
+#[derive(Debug)]
+pub struct Open {
+    /// Where its `{` or `[` stands.
+    pub start: usize,
+    keys_from: usize,
+    first: bool,
+}
+
+/// A reading step: its result, or where and why the text is not JSON.
+pub type Step<T> = Result<T, Failure>;
+
+impl fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader").field("pos", &self.pos).finish()
+    }
+}
 
 impl<'a> Reader<'a> {
+    /// A reader at the start of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Reader {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            keys: Vec::new(),
+            duplicates: Vec::new(),
+        }
+    }
+
+    /// The byte offset reached: after [`Reader::peek`], where the next value starts.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Skips whitespace and tells the kind of the next value, without reading it.
+    pub fn peek(&mut self) -> Step<Kind> {
+        self.skip_ws();
+        match self.peek_byte() {
+            Some(b'{') => Ok(Kind::Object),
+            Some(b'[') => Ok(Kind::Array),
+            Some(b'"') => Ok(Kind::String),
+            Some(b't' | b'f') => Ok(Kind::Bool),
+            Some(b'n') => Ok(Kind::Null),
+            Some(b'-' | b'0'..=b'9') => Ok(Kind::Number),
+            Some(_) => Err(self.fail("expected a value")),
+            None => Err(self.fail("unexpected end of input, expected a value")),
+        }
+    }
+
+    /// Reads the next value, which must not be an array or object.
+    pub fn scalar(&mut self) -> Step<Scalar<'a>> {
+        match self.peek()? {
+            Kind::String => self.string().map(Scalar::String),
+            Kind::Number => self.number().map(Scalar::Number),
+            Kind::Bool if self.rest().starts_with(b"true") => {
+                self.pos += 4;
+                Ok(Scalar::Bool(true))
+            }
+            Kind::Bool if self.rest().starts_with(b"false") => {
+                self.pos += 5;
+                Ok(Scalar::Bool(false))
+            }
+            Kind::Null if self.rest().starts_with(b"null") => {
+                self.pos += 4;
+                Ok(Scalar::Null)
+            }
+            Kind::Bool | Kind::Null => Err(self.fail("expected `true`, `false` or `null`")),
+            Kind::Array | Kind::Object => Err(self.fail("expected a value")),
+        }
+    }
+
+    /// Reads (and checks) the next value whatever it is; returns its kind.
+    pub fn skip(&mut self) -> Step<Kind> {
+        let kind = self.peek()?;
+        match kind {
+            Kind::Object => {
+                let mut open = self.open_object()?;
+                while self.member(&mut open)?.is_some() {
+                    self.skip()?;
+                }
+            }
+            Kind::Array => {
+                let mut open = self.open_array()?;
+                while self.item(&mut open)? {
+                    self.skip()?;
+                }
+            }
+            _ => {
+                self.scalar()?;
+            }
+        }
+        Ok(kind)
+    }
+
+    /// Enters the object that is the next value.
+    pub fn open_object(&mut self) -> Step<Open> {
+        self.open(b'{', "expected an object")
+    }
+
+    /// Enters the array that is the next value.
+    pub fn open_array(&mut self) -> Step<Open> {
+        self.open(b'[', "expected an array")
+    }
+
+    fn open(&mut self, byte: u8, reason: &'static str) -> Step<Open> {
+        self.skip_ws();
+        if self.peek_byte() != Some(byte) {
+            return Err(self.fail(reason));
+        }
+        if self.depth + 1 > MAX_DEPTH {
+            return Err(self.fail("nested too deeply"));
+        }
+        self.depth += 1;
+        let start = self.pos;
+        self.pos += 1;
+        Ok(Open {
+            start,
+            keys_from: self.keys.len(),
+            first: true,
+        })
+    }
+
+    fn close(&mut self, open: &Open) {
+        self.pos += 1;
+        self.depth -= 1;
+        self.keys.truncate(open.keys_from);
+    }
+
+    /// The next member's name and its span, positioned at its value (which must be read
+    /// next); `None` past the object's `}`.
+    pub fn member(&mut self, open: &mut Open) -> Step<Option<(Cow<'a, str>, Span)>> {
+        self.skip_ws();
+        let first = std::mem::replace(&mut open.first, false);
+        match self.peek_byte() {
+            Some(b'}') if first => {
+                self.close(open);
+                return Ok(None);
+            }
+            _ if first => {}
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+            }
+            Some(b'}') => {
+                self.close(open);
+                return Ok(None);
+            }
+            _ => return Err(self.fail("expected `,` or `}`")),
+        }
+        if self.peek_byte() != Some(b'"') {
+            return Err(self.fail("expected a member name in double quotes"));
+        }
+        let key_start = self.pos;
+        let key = self.string()?;
+        let key_span = Span {
+            start: key_start,
+            end: self.pos,
+        };
+        if self
+            .keys
+            .get(open.keys_from..)
+            .is_some_and(|keys| keys.contains(&key))
+        {
+            self.duplicates.push(Duplicate {
+                key: key.clone().into_owned(),
+                span: key_span,
+            });
+        }
+        self.keys.push(key.clone());
+        self.skip_ws();
+        self.expect(b':', "expected `:` after a member name")?;
+        Ok(Some((key, key_span)))
+    }
+
+    /// Whether the array has a next item (then positioned at it, to be read next).
+    pub fn item(&mut self, open: &mut Open) -> Step<bool> {
+        self.skip_ws();
+        let first = std::mem::replace(&mut open.first, false);
+        match self.peek_byte() {
+            Some(b']') => {
+                self.close(open);
+                Ok(false)
+            }
+            _ if first => Ok(true),
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.fail("expected `,` or `]`")),
+        }
+    }
+
+    /// After the one value: only whitespace may follow. Returns the duplicated members.
+    pub fn end(mut self) -> Step<Vec<Duplicate>> {
+        self.skip_ws();
+        if self.pos < self.bytes.len() {
+            return Err(self.fail("trailing characters after the JSON value"));
+        }
+        Ok(self.duplicates)
+    }
+
     fn fail(&self, reason: &'static str) -> Failure {
         Failure {
             offset: self.pos,
@@ -190,7 +403,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn peek(&self) -> Option<u8> {
+    fn peek_byte(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
@@ -199,131 +412,16 @@ impl<'a> Reader<'a> {
         self.bytes.get(self.pos..).unwrap_or_default()
     }
 
-    fn skip_ws(&mut self) -> Step<()> {
-        self.pos += self
-            .rest()
-            .iter()
-            .position(|&b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(self.rest().len());
-        Ok(())
+    fn skip_ws(&mut self) {
+        self.pos += whitespace_run(self.rest());
     }
 
     fn expect(&mut self, byte: u8, reason: &'static str) -> Step<()> {
-        if self.peek() == Some(byte) {
+        if self.peek_byte() == Some(byte) {
             self.pos += 1;
             Ok(())
         } else {
             Err(self.fail(reason))
-        }
-    }
-
-    fn value(&mut self, depth: usize) -> Step<Node<'a>> {
-        let start = self.pos;
-        let value = match self.peek() {
-            Some(b'{') => self.object(depth)?,
-            Some(b'[') => self.array(depth)?,
-            Some(b'"') => Value::String(self.string()?),
-            Some(b't') => self.literal("true", Value::Bool(true))?,
-            Some(b'f') => self.literal("false", Value::Bool(false))?,
-            Some(b'n') => self.literal("null", Value::Null)?,
-            Some(b'-' | b'0'..=b'9') => self.number()?,
-            Some(_) => return Err(self.fail("expected a value")),
-            None => return Err(self.fail("unexpected end of input, expected a value")),
-        };
-        Ok(Node {
-            value,
-            span: Span {
-                start,
-                end: self.pos,
-            },
-        })
-    }
-
-    fn literal(&mut self, word: &'static str, value: Value<'a>) -> Step<Value<'a>> {
-        if self.rest().starts_with(word.as_bytes()) {
-            self.pos += word.len();
-            Ok(value)
-        } else {
-            Err(self.fail("expected `true`, `false` or `null`"))
-        }
-    }
-
-    fn nested(&self, depth: usize) -> Step<usize> {
-        if depth + 1 > MAX_DEPTH {
-            Err(self.fail("nested too deeply"))
-        } else {
-            Ok(depth + 1)
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Step<Value<'a>> {
-        let depth = self.nested(depth)?;
-        self.pos += 1;
-        let mut items = Vec::new();
-        self.skip_ws()?;
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-            return Ok(Value::Array(items));
-        }
-        loop {
-            self.skip_ws()?;
-            items.push(self.value(depth)?);
-            self.skip_ws()?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b']') => {
-                    self.pos += 1;
-                    return Ok(Value::Array(items));
-                }
-                _ => return Err(self.fail("expected `,` or `]`")),
-            }
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Step<Value<'a>> {
-        let depth = self.nested(depth)?;
-        self.pos += 1;
-        let mut members: Vec<Member<'a>> = Vec::new();
-        self.skip_ws()?;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            return Ok(Value::Object(members));
-        }
-        loop {
-            self.skip_ws()?;
-            if self.peek() != Some(b'"') {
-                return Err(self.fail("expected a member name in double quotes"));
-            }
-            let key_start = self.pos;
-            let key = self.string()?;
-            let key_span = Span {
-                start: key_start,
-                end: self.pos,
-            };
-            if members.iter().any(|m| m.key == key) {
-                self.duplicates.push(Duplicate {
-                    key: key.clone().into_owned(),
-                    span: key_span,
-                });
-            }
-            self.skip_ws()?;
-            self.expect(b':', "expected `:` after a member name")?;
-            self.skip_ws()?;
-            let node = self.value(depth)?;
-            members.push(Member {
-                key,
-                key_span,
-                node,
-            });
-            self.skip_ws()?;
-            match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(Value::Object(members));
-                }
-                _ => return Err(self.fail("expected `,` or `}`")),
-            }
         }
     }
 
@@ -333,7 +431,7 @@ impl<'a> Reader<'a> {
         // Fast path: no escapes, borrow the text.
         self.pos += plain_run(self.rest());
         loop {
-            match self.peek() {
+            match self.peek_byte() {
                 None => return Err(self.fail("unterminated string")),
                 Some(b'"') => {
                     let s = &self.text[start..self.pos];
@@ -347,7 +445,7 @@ impl<'a> Reader<'a> {
         }
         let mut out = String::from(&self.text[start..self.pos]);
         loop {
-            match self.peek() {
+            match self.peek_byte() {
                 None => return Err(self.fail("unterminated string")),
                 Some(b'"') => {
                     self.pos += 1;
@@ -370,7 +468,7 @@ impl<'a> Reader<'a> {
 
     fn escape(&mut self, out: &mut String) -> Step<()> {
         let c = self
-            .peek()
+            .peek_byte()
             .ok_or_else(|| self.fail("unterminated escape"))?;
         self.pos += 1;
         let ch = match c {
@@ -415,7 +513,7 @@ impl<'a> Reader<'a> {
         let mut code = 0u32;
         for _ in 0..4 {
             let digit = self
-                .peek()
+                .peek_byte()
                 .and_then(|b| (b as char).to_digit(16))
                 .ok_or_else(|| self.fail("expected four hex digits in a \\u escape"))?;
             code = code * 16 + digit;
@@ -424,38 +522,38 @@ impl<'a> Reader<'a> {
         Ok(code)
     }
 
-    fn number(&mut self) -> Step<Value<'a>> {
+    fn number(&mut self) -> Step<&'a str> {
         let start = self.pos;
-        if self.peek() == Some(b'-') {
+        if self.peek_byte() == Some(b'-') {
             self.pos += 1;
         }
-        match self.peek() {
+        match self.peek_byte() {
             Some(b'0') => self.pos += 1,
             Some(b'1'..=b'9') => self.digits(),
             _ => return Err(self.fail("expected a digit")),
         }
-        if self.peek() == Some(b'.') {
+        if self.peek_byte() == Some(b'.') {
             self.pos += 1;
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            if !matches!(self.peek_byte(), Some(b'0'..=b'9')) {
                 return Err(self.fail("expected a digit after the decimal point"));
             }
             self.digits();
         }
-        if let Some(b'e' | b'E') = self.peek() {
+        if let Some(b'e' | b'E') = self.peek_byte() {
             self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
+            if let Some(b'+' | b'-') = self.peek_byte() {
                 self.pos += 1;
             }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            if !matches!(self.peek_byte(), Some(b'0'..=b'9')) {
                 return Err(self.fail("expected a digit in the exponent"));
             }
             self.digits();
         }
-        Ok(Value::Number(&self.text[start..self.pos]))
+        Ok(&self.text[start..self.pos])
     }
 
     fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
+        while let Some(b'0'..=b'9') = self.peek_byte() {
             self.pos += 1;
         }
     }
@@ -465,55 +563,70 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    fn ok(text: &str) -> Document<'_> {
-        parse(text).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    fn parse(text: &str) -> Result<(), JsonError> {
+        validate(text)
     }
 
     #[test]
     fn spans_cover_each_value() {
         let text = r#" {"a": [1, "x"]} "#;
-        let doc = ok(text);
+        let mut r = Reader::new(text);
+        assert_eq!(r.peek().ok(), Some(Kind::Object));
+        let mut object = r.open_object().unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(object.start, 1);
+        let (key, key_span) = r.member(&mut object).ok().flatten().expect("member");
         assert_eq!(
-            &text[doc.root.span.start..doc.root.span.end],
-            r#"{"a": [1, "x"]}"#
+            (key.as_ref(), &text[key_span.start..key_span.end]),
+            ("a", "\"a\"")
         );
-        let Value::Object(members) = &doc.root.value else {
-            panic!("object expected")
-        };
-        let span = members[0].node.span;
-        assert_eq!(&text[span.start..span.end], r#"[1, "x"]"#);
+        let start = r.peek().map(|_| r.pos()).expect("value");
+        assert_eq!(r.skip().ok(), Some(Kind::Array));
+        assert_eq!(&text[start..r.pos()], r#"[1, "x"]"#);
+        assert!(matches!(r.member(&mut object), Ok(None)));
+        assert_eq!(&text[object.start..r.pos()], r#"{"a": [1, "x"]}"#);
+        assert!(r.end().is_ok());
+    }
+
+    fn duplicates(text: &str) -> Vec<Duplicate> {
+        let mut r = Reader::new(text);
+        r.skip()
+            .and_then(|_| r.end())
+            .unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     #[test]
     fn duplicate_members_are_kept_and_reported() {
-        let doc = ok(r#"{"Effect":"Deny","Effect":"Allow"}"#);
-        assert_eq!(doc.duplicates.len(), 1);
-        assert_eq!(doc.duplicates[0].key, "Effect");
-        let Value::Object(members) = doc.root.value else {
-            panic!("object expected")
-        };
-        assert_eq!(members.len(), 2);
+        let found = duplicates(r#"{"Effect":"Deny","Effect":"Allow"}"#);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].key, "Effect");
+        assert_eq!(found[0].span, Span { start: 17, end: 25 });
+        // Per object: the same name in a sibling or nested object is no duplicate.
+        assert!(duplicates(r#"{"a":{"a":1},"b":{"a":2}}"#).is_empty());
+        assert_eq!(duplicates(r#"{"a":{"b":1,"b":2},"a":3}"#).len(), 2);
     }
 
     #[test]
     fn escaped_keys_that_collide_are_duplicates() {
-        let doc = ok(r#"{"Effect":1,"Eff\u0065ct":2}"#);
-        assert_eq!(doc.duplicates.len(), 1);
+        assert_eq!(duplicates(r#"{"Effect":1,"Eff\u0065ct":2}"#).len(), 1);
     }
 
     #[test]
     fn strings_unescape_and_borrow_when_plain() {
-        let doc = ok(r#"["plain", "a\"b\\c\u00e9\ud83d\ude00"]"#);
-        let Value::Array(items) = doc.root.value else {
-            panic!("array expected")
-        };
-        assert!(matches!(
-            &items[0].value,
-            Value::String(Cow::Borrowed("plain"))
-        ));
+        let mut r = Reader::new(r#"["plain", "a\"b\\c\u00e9\ud83d\ude00", 1.5e3, true, null]"#);
+        let mut array = r.open_array().unwrap_or_else(|e| panic!("{e:?}"));
+        let mut items = Vec::new();
+        while r.item(&mut array).unwrap_or_else(|e| panic!("{e:?}")) {
+            items.push(r.scalar().unwrap_or_else(|e| panic!("{e:?}")));
+        }
+        assert!(matches!(&items[0], Scalar::String(Cow::Borrowed("plain"))));
         assert_eq!(
-            items[1].value,
-            Value::String(Cow::Owned("a\"b\\c\u{e9}\u{1F600}".into()))
+            items[1..],
+            [
+                Scalar::String(Cow::Owned("a\"b\\c\u{e9}\u{1F600}".into())),
+                Scalar::Number("1.5e3"),
+                Scalar::Bool(true),
+                Scalar::Null
+            ]
         );
     }
 
@@ -545,8 +658,42 @@ mod tests {
             "\"\\udc00x\"",
             "NaN",
             "{'a':1}",
+            "[1 2]",
+            "{\"a\":1 \"b\":2}",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        for good in ["[]", "{}", " [ 1 , {\"a\" : [ ] } ] ", "-0.5E+2", "\"\""] {
+            assert!(parse(good).is_ok(), "{good:?} should be accepted");
+        }
+    }
+
+    #[test]
+    fn runs_stop_where_a_byte_at_a_time_scan_does() {
+        let stop = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        let alphabet = [
+            b'a', b' ', b'"', b'\\', 0x1f, 0x20, 0x7f, 0x80, 0xc3, 0xa9, 0x00, b'\n', b'\t',
+        ];
+        // Every stop byte at every position of runs up to 20 bytes, over a plain background
+        // and over high bytes (UTF-8 continuation bytes must never stop a run).
+        for len in 0..20 {
+            for at in 0..=len {
+                for &fill in &[b'x', 0xa9, b' '] {
+                    for &b in &alphabet {
+                        let mut bytes = vec![fill; len];
+                        if at < len {
+                            bytes[at] = b;
+                        }
+                        let expected = bytes.iter().position(|&b| stop(b)).unwrap_or(len);
+                        assert_eq!(plain_run(&bytes), expected, "{bytes:?}");
+                        let ws = bytes
+                            .iter()
+                            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                            .unwrap_or(len);
+                        assert_eq!(whitespace_run(&bytes), ws, "{bytes:?}");
+                    }
+                }
+            }
         }
     }
 
@@ -556,11 +703,5 @@ mod tests {
         assert_eq!(parse(&deep).unwrap_err().reason, "nested too deeply");
         let fine = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse(&fine).is_ok());
-    }
-
-    #[test]
-    fn line_column_counts_characters() {
-        assert_eq!(line_column("é\nab", 4), (2, 2));
-        assert_eq!(line_column("éa", 2), (1, 2));
     }
 }

@@ -13,7 +13,7 @@ use crate::operator::Operator;
 use std::borrow::Cow;
 
 pub use json::{JsonError, Span};
-use json::{Member, Node, Value};
+use json::{Kind, Reader, Scalar, Step};
 
 /// The most characters KMS accepts in a key policy.
 pub const MAX_POLICY_CHARS: usize = 32_768;
@@ -167,14 +167,26 @@ pub struct Condition<'a> {
 impl<'a> Policy<'a> {
     /// Parses a key policy's text.
     pub fn parse(text: &'a str) -> Result<Policy<'a>, ParseError> {
-        let document = json::parse(text)?;
-        let Value::Object(members) = document.root.value else {
-            return Err(ParseError::NotAnObject(document.root.value.type_name()));
+        let mut builder = Builder {
+            reader: Reader::new(text),
+            problems: Vec::new(),
         };
-        let mut builder = Builder::default();
         builder.check_text(text);
-        let mut policy = builder.policy(members, document.root.span);
-        for duplicate in &document.duplicates {
+        let read = builder.reader.peek().and_then(|kind| match kind {
+            Kind::Object => builder.policy().map(Ok),
+            // Still read to the end: text that is not JSON is reported as such.
+            other => builder.reader.skip().map(|_| Err(other)),
+        });
+        let Builder { reader, problems } = builder;
+        let (read, duplicates) = read
+            .and_then(|read| reader.end().map(|duplicates| (read, duplicates)))
+            .map_err(|at| at.into_error(text))?;
+        let (mut policy, problems) = match read {
+            Ok(policy) => (policy, problems),
+            Err(kind) => return Err(ParseError::NotAnObject(kind.type_name())),
+        };
+        policy.problems = problems;
+        for duplicate in duplicates {
             let statement = policy
                 .statements
                 .iter()
@@ -205,18 +217,40 @@ pub fn is_allowed_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')
 }
 
-#[derive(Default)]
-struct Builder {
+/// Reads the policy text straight into the model, noting every problem KMS would reject.
+struct Builder<'a> {
+    reader: Reader<'a>,
     problems: Vec<Problem>,
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
     fn problem(&mut self, statement: Option<usize>, span: Span, message: String) {
         self.problems.push(Problem {
             statement,
             span,
             message,
         });
+    }
+
+    /// The span from `start` to where the reader stands.
+    fn since(&self, start: usize) -> Span {
+        Span {
+            start,
+            end: self.reader.pos(),
+        }
+    }
+
+    /// Reads the next value, whatever it is, and reports it with `message(kind)`.
+    fn skip_as_problem(
+        &mut self,
+        at: Option<usize>,
+        message: impl FnOnce(Kind) -> String,
+    ) -> Step<()> {
+        let start = self.reader.pos();
+        let kind = self.reader.skip()?;
+        let span = self.since(start);
+        self.problem(at, span, message(kind));
+        Ok(())
     }
 
     fn check_text(&mut self, text: &str) {
@@ -232,7 +266,7 @@ impl Builder {
                 );
             }
         }
-        // The JSON reader already refused raw control characters inside strings, and only
+        // The JSON reader refuses raw control characters inside strings, and only
         // whitespace may stand outside them: what is left to find is a character past
         // U+00FF, and an ASCII text (the common case, checked word by word) has none.
         let first_bad = if text.is_ascii() {
@@ -255,115 +289,110 @@ impl Builder {
         }
     }
 
-    fn policy<'a>(mut self, members: Vec<Member<'a>>, span: Span) -> Policy<'a> {
+    fn policy(&mut self) -> Step<Policy<'a>> {
+        let mut open = self.reader.open_object()?;
         let mut version = None;
         let mut id = None;
         let mut statements = Vec::new();
         let mut saw_statement = false;
-        for member in members {
-            match member.key.as_ref() {
+        while let Some((key, key_span)) = self.reader.member(&mut open)? {
+            match key.as_ref() {
                 "Version" => {
-                    version = self.string(None, &member.node, "Version");
-                    if let Some(v) = &version
+                    let (value, span) = self.string(None, "Version")?;
+                    if let Some(v) = &value
                         && v != "2012-10-17"
                         && v != "2008-10-17"
                     {
                         self.problem(
                             None,
-                            member.node.span,
+                            span,
                             format!("`Version` `{v}` is not `2012-10-17` or `2008-10-17`"),
                         );
                     }
+                    version = value;
                 }
-                "Id" => id = self.string(None, &member.node, "Id"),
+                "Id" => id = self.string(None, "Id")?.0,
                 "Statement" => {
                     saw_statement = true;
-                    statements = self.statements(member.node);
+                    statements = self.statements()?;
                 }
-                other => self.problem(
-                    None,
-                    member.key_span,
-                    format!("unknown top-level member `{other}`"),
-                ),
+                other => {
+                    self.problem(
+                        None,
+                        key_span,
+                        format!("unknown top-level member `{other}`"),
+                    );
+                    self.reader.skip()?;
+                }
             }
         }
         if !saw_statement {
+            let span = self.since(open.start);
             self.problem(None, span, "the policy has no `Statement`".to_owned());
         }
-        self.problems.sort_by_key(|p| p.span.start);
-        Policy {
+        Ok(Policy {
             version,
             id,
             statements,
-            problems: self.problems,
-        }
+            problems: Vec::new(),
+        })
     }
 
-    fn statements<'a>(&mut self, node: Node<'a>) -> Vec<Statement<'a>> {
-        match node.value {
-            Value::Object(members) => vec![self.statement(0, members, node.span)],
-            Value::Array(items) => {
-                if items.is_empty() {
-                    self.problem(None, node.span, "`Statement` is empty".to_owned());
-                }
-                let mut statements = Vec::with_capacity(items.len());
-                for item in items {
+    fn statements(&mut self) -> Step<Vec<Statement<'a>>> {
+        let start = self.reader.pos();
+        match self.reader.peek()? {
+            Kind::Object => Ok(vec![self.statement(0)?]),
+            Kind::Array => {
+                let mut open = self.reader.open_array()?;
+                let mut statements = Vec::new();
+                while self.reader.item(&mut open)? {
                     let index = statements.len();
-                    match item.value {
-                        Value::Object(members) => {
-                            statements.push(self.statement(index, members, item.span));
-                        }
-                        other => {
-                            self.problem(
-                                Some(index),
-                                item.span,
-                                format!(
-                                    "a statement must be an object, found {}",
-                                    other.type_name()
-                                ),
-                            );
-                            statements.push(Statement::empty(index, item.span));
-                        }
+                    let item_start = self.reader.pos();
+                    if self.reader.peek()? == Kind::Object {
+                        statements.push(self.statement(index)?);
+                        continue;
                     }
+                    self.skip_as_problem(Some(index), |kind| {
+                        format!("a statement must be an object, found {}", kind.type_name())
+                    })?;
+                    statements.push(Statement::empty(index, self.since(item_start)));
                 }
-                statements
+                if statements.is_empty() {
+                    let span = self.since(start);
+                    self.problem(None, span, "`Statement` is empty".to_owned());
+                }
+                Ok(statements)
             }
-            other => {
-                self.problem(
-                    None,
-                    node.span,
+            _ => {
+                self.skip_as_problem(None, |kind| {
                     format!(
                         "`Statement` must be an object or a list of objects, found {}",
-                        other.type_name()
-                    ),
-                );
-                Vec::new()
+                        kind.type_name()
+                    )
+                })?;
+                Ok(Vec::new())
             }
         }
     }
 
-    fn statement<'a>(
-        &mut self,
-        index: usize,
-        members: Vec<Member<'a>>,
-        span: Span,
-    ) -> Statement<'a> {
+    fn statement(&mut self, index: usize) -> Step<Statement<'a>> {
         let at = Some(index);
-        let mut statement = Statement::empty(index, span);
+        let mut open = self.reader.open_object()?;
+        let mut statement = Statement::empty(index, Span::default());
         let mut effect_seen = false;
-        for member in members {
-            let key = member.key.as_ref();
-            match key {
-                "Sid" => statement.sid = self.string(at, &member.node, "Sid"),
+        while let Some((key, key_span)) = self.reader.member(&mut open)? {
+            match key.as_ref() {
+                "Sid" => statement.sid = self.string(at, "Sid")?.0,
                 "Effect" => {
                     effect_seen = true;
-                    statement.effect = match self.string(at, &member.node, "Effect").as_deref() {
+                    let (value, span) = self.string(at, "Effect")?;
+                    statement.effect = match value.as_deref() {
                         Some("Allow") => Effect::Allow,
                         Some("Deny") => Effect::Deny,
                         Some(other) => {
                             self.problem(
                                 at,
-                                member.node.span,
+                                span,
                                 format!("`Effect` must be `Allow` or `Deny`, found `{other}`"),
                             );
                             Effect::Invalid
@@ -371,49 +400,47 @@ impl Builder {
                         None => Effect::Invalid,
                     };
                 }
-                "Principal" | "NotPrincipal" => {
-                    let principals = self.principals(at, key == "NotPrincipal", member.node);
+                name @ ("Principal" | "NotPrincipal") => {
+                    let principals = self.principals(at, name == "NotPrincipal")?;
                     self.set_once(
                         at,
-                        member.key_span,
+                        key_span,
                         &mut statement.principal,
                         principals,
                         "Principal",
                     );
                 }
-                "Action" | "NotAction" => {
-                    let names = self.names(at, key == "NotAction", member.node, key);
-                    self.set_once(at, member.key_span, &mut statement.action, names, "Action");
+                name @ ("Action" | "NotAction") => {
+                    let names = self.names(at, name == "NotAction", name)?;
+                    self.set_once(at, key_span, &mut statement.action, names, "Action");
                 }
-                "Resource" | "NotResource" => {
-                    let names = self.names(at, key == "NotResource", member.node, key);
-                    self.set_once(
-                        at,
-                        member.key_span,
-                        &mut statement.resource,
-                        names,
-                        "Resource",
-                    );
+                name @ ("Resource" | "NotResource") => {
+                    let names = self.names(at, name == "NotResource", name)?;
+                    self.set_once(at, key_span, &mut statement.resource, names, "Resource");
                 }
-                "Condition" => self.conditions(at, member.node, &mut statement.conditions),
-                other => self.problem(
-                    at,
-                    member.key_span,
-                    format!("unknown statement member `{other}`"),
-                ),
+                "Condition" => self.conditions(at, &mut statement.conditions)?,
+                other => {
+                    self.problem(at, key_span, format!("unknown statement member `{other}`"));
+                    self.reader.skip()?;
+                }
             }
         }
+        statement.span = self.since(open.start);
         if !effect_seen {
-            self.problem(at, span, "the statement has no `Effect`".to_owned());
+            self.problem(
+                at,
+                statement.span,
+                "the statement has no `Effect`".to_owned(),
+            );
         }
         if statement.principal.is_none() {
             self.problem(
                 at,
-                span,
+                statement.span,
                 "the statement has no `Principal` or `NotPrincipal`; KMS requires one".to_owned(),
             );
         }
-        statement
+        Ok(statement)
     }
 
     /// Keeps the later of `Principal`/`NotPrincipal` pairs (as a duplicate member would be
@@ -436,178 +463,161 @@ impl Builder {
         *slot = Some(value);
     }
 
-    fn string<'a>(
-        &mut self,
-        at: Option<usize>,
-        node: &Node<'a>,
-        what: &str,
-    ) -> Option<Cow<'a, str>> {
-        match &node.value {
-            Value::String(s) => Some(s.clone()),
-            other => {
-                self.problem(
-                    at,
-                    node.span,
-                    format!("`{what}` must be a string, found {}", other.type_name()),
-                );
-                None
-            }
+    /// The next value as a string (`None`, reported, when it is not one), with its span.
+    fn string(&mut self, at: Option<usize>, what: &str) -> Step<(Option<Cow<'a, str>>, Span)> {
+        let start = self.reader.pos();
+        if self.reader.peek()? == Kind::String
+            && let Scalar::String(s) = self.reader.scalar()?
+        {
+            return Ok((Some(s), self.since(start)));
         }
+        self.skip_as_problem(at, |kind| {
+            format!("`{what}` must be a string, found {}", kind.type_name())
+        })?;
+        Ok((None, self.since(start)))
     }
 
     /// A string or a list of strings; numbers and booleans are taken in their JSON
     /// spelling (IAM does the same), anything else is a problem and skipped.
-    fn string_list<'a>(
-        &mut self,
-        at: Option<usize>,
-        node: Node<'a>,
-        what: &str,
-    ) -> Vec<Cow<'a, str>> {
+    fn string_list(&mut self, at: Option<usize>, what: &str) -> Step<Vec<Cow<'a, str>>> {
         let mut out = Vec::new();
-        match node.value {
-            Value::Array(items) => {
-                out.reserve(items.len());
-                for item in items {
-                    self.scalar(at, item, what, &mut out);
-                }
+        if self.reader.peek()? == Kind::Array {
+            let mut open = self.reader.open_array()?;
+            while self.reader.item(&mut open)? {
+                self.scalar(at, what, &mut out)?;
             }
-            _ => self.scalar(at, node, what, &mut out),
+        } else {
+            self.scalar(at, what, &mut out)?;
         }
-        out
+        Ok(out)
     }
 
-    fn scalar<'a>(
-        &mut self,
-        at: Option<usize>,
-        node: Node<'a>,
-        what: &str,
-        out: &mut Vec<Cow<'a, str>>,
-    ) {
-        match node.value {
-            Value::String(s) => out.push(s),
-            Value::Number(n) => out.push(Cow::Borrowed(n)),
-            Value::Bool(b) => out.push(Cow::Borrowed(if b { "true" } else { "false" })),
-            other => self.problem(
-                at,
-                node.span,
-                format!(
-                    "`{what}` values must be strings or lists of strings, found {}",
-                    other.type_name()
-                ),
-            ),
+    fn scalar(&mut self, at: Option<usize>, what: &str, out: &mut Vec<Cow<'a, str>>) -> Step<()> {
+        if matches!(
+            self.reader.peek()?,
+            Kind::String | Kind::Number | Kind::Bool
+        ) {
+            match self.reader.scalar()? {
+                Scalar::String(s) => out.push(s),
+                Scalar::Number(n) => out.push(Cow::Borrowed(n)),
+                Scalar::Bool(b) => out.push(Cow::Borrowed(if b { "true" } else { "false" })),
+                Scalar::Null => {}
+            }
+            return Ok(());
         }
+        self.skip_as_problem(at, |kind| {
+            format!(
+                "`{what}` values must be strings or lists of strings, found {}",
+                kind.type_name()
+            )
+        })
     }
 
-    fn names<'a>(
-        &mut self,
-        at: Option<usize>,
-        negated: bool,
-        node: Node<'a>,
-        what: &str,
-    ) -> Names<'a> {
-        Names {
+    fn names(&mut self, at: Option<usize>, negated: bool, what: &str) -> Step<Names<'a>> {
+        Ok(Names {
             negated,
-            values: self.string_list(at, node, what),
-        }
+            values: self.string_list(at, what)?,
+        })
     }
 
-    fn principals<'a>(
-        &mut self,
-        at: Option<usize>,
-        negated: bool,
-        node: Node<'a>,
-    ) -> Principals<'a> {
+    fn principals(&mut self, at: Option<usize>, negated: bool) -> Step<Principals<'a>> {
         let what = if negated { "NotPrincipal" } else { "Principal" };
         let mut principals = Principals {
             negated,
             star: false,
             entries: Vec::new(),
         };
-        match node.value {
-            Value::String(s) if s == "*" => principals.star = true,
-            Value::Object(members) => {
-                if members.is_empty() {
-                    self.problem(at, node.span, format!("`{what}` is empty"));
-                }
-                for member in members {
-                    let Some(kind) = PrincipalType::parse(&member.key) else {
+        let start = self.reader.pos();
+        match self.reader.peek()? {
+            Kind::Object => {
+                let mut open = self.reader.open_object()?;
+                let mut members = 0;
+                while let Some((key, key_span)) = self.reader.member(&mut open)? {
+                    members += 1;
+                    let Some(kind) = PrincipalType::parse(&key) else {
                         self.problem(
                             at,
-                            member.key_span,
+                            key_span,
                             format!(
-                                "unknown principal type `{}` (expected `AWS`, `Service`, `Federated` or `CanonicalUser`)",
-                                member.key
+                                "unknown principal type `{key}` (expected `AWS`, `Service`, `Federated` or `CanonicalUser`)"
                             ),
                         );
+                        self.reader.skip()?;
                         continue;
                     };
-                    for value in self.string_list(at, member.node, what) {
+                    for value in self.string_list(at, what)? {
                         principals.entries.push(PrincipalEntry { kind, value });
                     }
                 }
+                if members == 0 {
+                    let span = self.since(open.start);
+                    self.problem(at, span, format!("`{what}` is empty"));
+                }
             }
-            other => self.problem(
-                at,
-                node.span,
+            Kind::String => {
+                let value = self.reader.scalar()?;
+                match value {
+                    Scalar::String(s) if s == "*" => principals.star = true,
+                    Scalar::String(s) => {
+                        let span = self.since(start);
+                        self.problem(
+                            at,
+                            span,
+                            format!(
+                                "`{what}` must be `\"*\"` or an object, found the string `{s}`"
+                            ),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            _ => self.skip_as_problem(at, |kind| {
                 format!(
                     "`{what}` must be `\"*\"` or an object, found {}",
-                    describe(&other)
-                ),
-            ),
+                    kind.type_name()
+                )
+            })?,
         }
-        principals
+        Ok(principals)
     }
 
-    fn conditions<'a>(&mut self, at: Option<usize>, node: Node<'a>, out: &mut Vec<Condition<'a>>) {
-        let Value::Object(operators) = node.value else {
-            self.problem(
-                at,
-                node.span,
-                format!(
-                    "`Condition` must be an object, found {}",
-                    node.value.type_name()
-                ),
-            );
-            return;
-        };
-        for operator in operators {
-            let op = Operator::parse(&operator.key);
+    fn conditions(&mut self, at: Option<usize>, out: &mut Vec<Condition<'a>>) -> Step<()> {
+        if self.reader.peek()? != Kind::Object {
+            return self.skip_as_problem(at, |kind| {
+                format!("`Condition` must be an object, found {}", kind.type_name())
+            });
+        }
+        let mut operators = self.reader.open_object()?;
+        while let Some((operator, operator_span)) = self.reader.member(&mut operators)? {
+            let op = Operator::parse(&operator);
             if op.is_none() {
                 self.problem(
                     at,
-                    operator.key_span,
-                    format!("unknown condition operator `{}`", operator.key),
+                    operator_span,
+                    format!("unknown condition operator `{operator}`"),
                 );
             }
-            let Value::Object(keys) = operator.node.value else {
-                self.problem(
-                    at,
-                    operator.node.span,
+            if self.reader.peek()? != Kind::Object {
+                self.skip_as_problem(at, |kind| {
                     format!(
-                        "condition operator `{}` must map to an object of keys, found {}",
-                        operator.key,
-                        operator.node.value.type_name()
-                    ),
-                );
+                        "condition operator `{operator}` must map to an object of keys, found {}",
+                        kind.type_name()
+                    )
+                })?;
                 continue;
-            };
-            for key in keys {
-                let values = self.string_list(at, key.node, "Condition");
+            }
+            let mut keys = self.reader.open_object()?;
+            while let Some((key, _)) = self.reader.member(&mut keys)? {
+                let values = self.string_list(at, "Condition")?;
                 out.push(Condition {
-                    operator: operator.key.clone(),
+                    operator: operator.clone(),
                     op,
-                    key: key.key,
+                    key,
                     values,
                 });
             }
         }
-    }
-}
-
-fn describe(value: &Value<'_>) -> String {
-    match value {
-        Value::String(s) => format!("the string `{s}`"),
-        other => other.type_name().to_owned(),
+        Ok(())
     }
 }
 
