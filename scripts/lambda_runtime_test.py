@@ -47,10 +47,11 @@ def lambda_env(env, api_port):
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST"}
 
 
-def measure_events(env, events, binary=ROOT / "target" / "release" / FUNCTION):
+def measure_events(env, events, binary=ROOT / "target" / "release" / FUNCTION, handed_out=None):
     """Runs `binary` as Lambda does, against a local runtime API that hands it `events` one
     after the other; returns each event's latency in milliseconds (from handing it out to
-    receiving its response) and each response."""
+    receiving its response) and each response. With `handed_out` (a list), appends to it the
+    `time.monotonic()` at which each event was handed out, in order."""
     import http.server
     import queue
     import threading
@@ -73,6 +74,8 @@ def measure_events(env, events, binary=ROOT / "target" / "release" / FUNCTION):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             handed[request_id] = time.monotonic()
+            if handed_out is not None:
+                handed_out.append(handed[request_id])
             self.wfile.write(body)
 
         def do_POST(self):

@@ -114,30 +114,12 @@ impl Baselines for DynamoBaselines {
         now: u64,
         budget: Budget,
     ) -> Result<bool, PortError> {
-        let window_floor = now.saturating_sub(budget.window_secs);
-        // Within the current window, while it has room.
-        let within = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, s(key_arn))
-            .update_expression("SET revert_count = revert_count + :one")
-            .condition_expression("revert_window_start > :floor AND revert_count < :max")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":floor", n(window_floor))
-            .expression_attribute_values(":max", n(u64::from(budget.reverts)))
-            .send()
-            .await
-            .map_err(|e| classify(&e));
-        match within {
-            Ok(_) => return Ok(true),
-            Err(e) if condition_failed(&e) => {}
-            Err(e) => return Err(e),
-        }
         if budget.reverts == 0 {
             return Ok(false);
         }
-        // No window yet, or it has passed: open a new one with this revert.
+        let window_floor = now.saturating_sub(budget.window_secs);
+        // Most keys are never reverted, or not lately: open a new window with this revert
+        // first (one call on the exposure window), and only when one is open count within it.
         let fresh = self
             .client
             .update_item()
@@ -154,6 +136,25 @@ impl Baselines for DynamoBaselines {
             .await
             .map_err(|e| classify(&e));
         match fresh {
+            Ok(_) => return Ok(true),
+            Err(e) if condition_failed(&e) => {}
+            Err(e) => return Err(e),
+        }
+        // The window is open: within it, while it has room.
+        let within = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(key_arn))
+            .update_expression("SET revert_count = revert_count + :one")
+            .condition_expression("revert_window_start > :floor AND revert_count < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":floor", n(window_floor))
+            .expression_attribute_values(":max", n(u64::from(budget.reverts)))
+            .send()
+            .await
+            .map_err(|e| classify(&e));
+        match within {
             Ok(_) => Ok(true),
             // The window is open and full.
             Err(e) if condition_failed(&e) => Ok(false),

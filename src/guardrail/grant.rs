@@ -188,7 +188,7 @@ impl<P: Ports> Guardrail<P> {
     ) -> Result<(), HandlerError> {
         let id = v.grant.grant_id.clone();
         v.action = Action::Alerted;
-        if let Some(reason) = self.hold(e, rules, &v.findings).await? {
+        if let Some(reason) = self.hold(e, rules, &v.findings, None).await? {
             v.message = reason;
             return Ok(());
         }

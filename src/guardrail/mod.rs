@@ -403,6 +403,18 @@ pub struct Guardrail<P> {
     pub settings: Settings,
 }
 
+/// What an event's decision read ahead, together with `DescribeKey`
+/// ([`Guardrail::prefetch`]); `None` where nothing was read ahead.
+#[derive(Debug, Default)]
+struct Prefetched {
+    /// The policy's first read.
+    first_read: Option<Result<String, PortError>>,
+    /// The last known-good policy (a failed read counts as none, as when read later).
+    baseline: Option<Option<String>>,
+    /// The key's aliases, when the rules exempt aliases.
+    aliases: Option<Result<Vec<String>, PortError>>,
+}
+
 impl<P: Ports> Guardrail<P> {
     /// Handles one Lambda input at `now` (seconds since the epoch, for the revert budget).
     pub async fn handle(
@@ -463,7 +475,11 @@ impl<P: Ports> Guardrail<P> {
             Some(e.key_arn.clone()),
             Status::CouldNotCheck,
         );
-        let info = match self.ports.keys().describe_key(&e.region, &e.key_arn).await {
+        let (info, prefetched) = tokio::join!(
+            self.ports.keys().describe_key(&e.region, &e.key_arn),
+            self.prefetch(e, rules)
+        );
+        let info = match info {
             Ok(info) => info,
             Err(err) => return self.could_not_check(e, out, "DescribeKey", err, now).await,
         };
@@ -488,7 +504,9 @@ impl<P: Ports> Guardrail<P> {
         if e.name == KeyEventName::CreateGrant {
             return self.handle_grant_event(e, rules, &ctx, out, now).await;
         }
-        let mut out = self.handle_policy(e, rules, &ctx, out, now).await?;
+        let mut out = self
+            .handle_policy(e, rules, &ctx, out, now, prefetched)
+            .await?;
         if e.name == KeyEventName::Sweep
             && rules.judges_grants()
             && matches!(out.status, Status::Compliant | Status::Violating)
@@ -496,6 +514,68 @@ impl<P: Ports> Guardrail<P> {
             self.sweep_grants(e, rules, &ctx, now, &mut out).await?;
         }
         Ok(out)
+    }
+
+    /// What an event's decision may read besides `DescribeKey`, started with it so the reads
+    /// share one round trip (the exposure window is counted in sequential round trips): the
+    /// last known-good policy (a revert may follow) and, for a key in the function's own
+    /// account, the policy and the aliases ([`Guardrail::key_reads`]). A member account's
+    /// KMS is reached through an assumed role: its reads wait for `DescribeKey`, the first
+    /// call, so a cold or refused role costs one `AssumeRole`, not one per racing call.
+    /// A sweep reads only after `DescribeKey` (it meets many AWS-managed keys, and is paced,
+    /// not raced), and so does a `CreateGrant` event (it reads grants, not the policy).
+    async fn prefetch(&self, e: &KeyEvent, rules: &RuleSet) -> Prefetched {
+        if matches!(e.name, KeyEventName::Sweep | KeyEventName::CreateGrant) {
+            return Prefetched::default();
+        }
+        let own_account = self
+            .settings
+            .role_arn
+            .as_deref()
+            .and_then(engine::arn::Arn::parse)
+            .is_some_and(|role| role.account == e.account);
+        // A lost baseline costs a better revert, not the revert: as when read later.
+        let baseline = async {
+            self.ports
+                .baselines()
+                .last_known_good(&e.key_arn)
+                .await
+                .unwrap_or(None)
+        };
+        let reads = async {
+            if own_account {
+                Some(self.key_reads(e, rules).await)
+            } else {
+                None
+            }
+        };
+        let (baseline, reads) = tokio::join!(baseline, reads);
+        let (first_read, aliases) = reads.unzip();
+        Prefetched {
+            first_read,
+            baseline: Some(baseline),
+            aliases: aliases.flatten(),
+        }
+    }
+
+    /// The key's policy and — when the rules exempt aliases — its aliases, read together.
+    async fn key_reads(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+    ) -> (
+        Result<String, PortError>,
+        Option<Result<Vec<String>, PortError>>,
+    ) {
+        let keys = self.ports.keys();
+        let aliases = async {
+            if exempt_aliases(rules).is_empty() {
+                None
+            } else {
+                Some(keys.list_aliases(&e.region, &e.key_arn).await)
+            }
+        };
+        tokio::join!(keys.get_key_policy(&e.region, &e.key_arn), aliases)
     }
 
     /// The key policy's part of the decision: read (settled), evaluate, then record the
@@ -507,8 +587,16 @@ impl<P: Ports> Guardrail<P> {
         ctx: &KeyContext,
         mut out: Outcome,
         now: u64,
+        mut prefetched: Prefetched,
     ) -> Result<Outcome, HandlerError> {
-        let (text, report) = match self.settled_policy(e, rules, ctx).await {
+        // An event about a member account's key reads its policy and aliases now, together.
+        if prefetched.first_read.is_none() && prefetched.baseline.is_some() {
+            let (policy, aliases) = self.key_reads(e, rules).await;
+            prefetched.first_read = Some(policy);
+            prefetched.aliases = aliases;
+        }
+        let first_read = prefetched.first_read.take();
+        let (text, report) = match self.settled_policy(e, rules, ctx, first_read).await {
             Ok(settled) => settled,
             Err(err) => return self.could_not_check(e, out, "GetKeyPolicy", err, now).await,
         };
@@ -533,25 +621,30 @@ impl<P: Ports> Guardrail<P> {
             return Ok(out);
         }
         out.status = Status::Violating;
-        self.act_on_violation(e, rules, ctx, &text, &report, now, &mut out)
+        self.act_on_violation(e, rules, ctx, &text, &report, now, prefetched, &mut out)
             .await?;
         Ok(out)
     }
 
-    /// Reads the key's policy. When the event's own copy violates the rules but the read
-    /// one differs and complies, the read may be stale: re-read with back-off before
-    /// concluding the change was superseded.
+    /// Reads the key's policy (unless `first_read` already did). When the event's own copy
+    /// violates the rules but the read one differs and complies, the read may be stale:
+    /// re-read with back-off before concluding the change was superseded.
     async fn settled_policy(
         &self,
         e: &KeyEvent,
         rules: &RuleSet,
         ctx: &KeyContext,
+        first_read: Option<Result<String, PortError>>,
     ) -> Result<(String, Report), PortError> {
-        let mut text = self
-            .ports
-            .keys()
-            .get_key_policy(&e.region, &e.key_arn)
-            .await?;
+        let mut text = match first_read {
+            Some(read) => read?,
+            None => {
+                self.ports
+                    .keys()
+                    .get_key_policy(&e.region, &e.key_arn)
+                    .await?
+            }
+        };
         let mut report = check_text(&text, rules, ctx);
         let event_copy_violates = e
             .request_policy
@@ -587,19 +680,26 @@ impl<P: Ports> Guardrail<P> {
         text: &str,
         report: &Report,
         now: u64,
+        prefetched: Prefetched,
         out: &mut Outcome,
     ) -> Result<(), HandlerError> {
-        if let Some(reason) = self.hold(e, rules, &report.findings).await? {
+        let held = self
+            .hold(e, rules, &report.findings, prefetched.aliases)
+            .await?;
+        if let Some(reason) = held {
             out.action = Action::Alerted;
             out.message = reason;
             return self.alert(e, out, alert::Kind::Violation).await;
         }
-        let baseline = self
-            .ports
-            .baselines()
-            .last_known_good(&e.key_arn)
-            .await
-            .unwrap_or(None);
+        let baseline = match prefetched.baseline {
+            Some(baseline) => baseline,
+            None => self
+                .ports
+                .baselines()
+                .last_known_good(&e.key_arn)
+                .await
+                .unwrap_or(None),
+        };
         let policy = match Policy::parse(text) {
             Ok(policy) => policy,
             Err(err) => {
@@ -694,17 +794,19 @@ impl<P: Ports> Guardrail<P> {
     }
 
     /// Why `findings` are only alerted, if they are: no finding's rule says revert, the key
-    /// is exempt, or the change was the guardrail's own.
+    /// is exempt, or the change was the guardrail's own. `aliases`: the key's aliases when
+    /// already read.
     async fn hold(
         &self,
         e: &KeyEvent,
         rules: &RuleSet,
         findings: &[Finding],
+        aliases: Option<Result<Vec<String>, PortError>>,
     ) -> Result<Option<String>, HandlerError> {
         if !findings.iter().any(|f| f.action == RuleAction::Revert) {
             return Ok(Some("the rules say alert".to_owned()));
         }
-        if let Some(why) = self.exemption(e, rules).await? {
+        if let Some(why) = self.exemption(e, rules, aliases).await? {
             return Ok(Some(why));
         }
         if self.is_own_change(e) {
@@ -730,12 +832,14 @@ impl<P: Ports> Guardrail<P> {
     }
 
     /// Why the key is exempt from remediation, if it is: by key ARN or id, or by one of its
-    /// aliases (looked up only when the rules exempt aliases). When the aliases cannot be
-    /// read, the key is held too: reverting an exempt key would be an outage.
+    /// aliases (looked up only when the rules exempt aliases, unless `read` already holds
+    /// them). When the aliases cannot be read, the key is held too: reverting an exempt key
+    /// would be an outage.
     async fn exemption(
         &self,
         e: &KeyEvent,
         rules: &RuleSet,
+        read: Option<Result<Vec<String>, PortError>>,
     ) -> Result<Option<String>, HandlerError> {
         let key_id = e.key_arn.rsplit('/').next().unwrap_or(&e.key_arn);
         if rules
@@ -749,7 +853,11 @@ impl<P: Ports> Guardrail<P> {
         if aliases.is_empty() {
             return Ok(None);
         }
-        match self.ports.keys().list_aliases(&e.region, &e.key_arn).await {
+        let read = match read {
+            Some(read) => read,
+            None => self.ports.keys().list_aliases(&e.region, &e.key_arn).await,
+        };
+        match read {
             Ok(names) => Ok(names
                 .iter()
                 .find(|n| aliases.contains(&n.as_str()))
