@@ -223,8 +223,9 @@ fn grants_for<'a>(
             _ => {}
         }
     }
+    let mut caps = Vec::new();
     for (deny, actions, unconditional) in denies {
-        apply_deny(deny, actions, unconditional, ctx, &mut grants);
+        apply_deny(deny, actions, unconditional, ctx, &mut caps, &mut grants);
     }
     grants.retain(|g| !g.actions.is_empty());
     grants.sort_by_key(|g| g.statement);
@@ -448,11 +449,29 @@ fn allow_grants<'a>(
     }
 }
 
+/// `clause` as one shared copy: the equal one in `caps` if there is one, else `clause`,
+/// added. Denies that repeat one perimeter (many statements, one data perimeter) then cap
+/// grants with the same `Rc`, and a grant's "already capped" check is a pointer comparison
+/// instead of comparing every atom of every clause it holds, Deny after Deny.
+fn interned<'a>(caps: &mut Vec<Clause<'a>>, clause: Clause<'a>) -> Clause<'a> {
+    if let Some(same) = caps.iter().find(|c| **c == clause) {
+        return Rc::clone(same);
+    }
+    caps.push(Rc::clone(&clause));
+    clause
+}
+
+/// Whether `clauses` hold `cap`: the same shared copy, or an equal one.
+fn holds(clauses: &[Clause<'_>], cap: &Clause<'_>) -> bool {
+    clauses.iter().any(|c| Rc::ptr_eq(c, cap)) || clauses.contains(cap)
+}
+
 fn apply_deny<'a>(
     deny: &'a Statement<'_>,
     deny_actions: ActionSet,
     unconditional: bool,
     ctx: &KeyContext,
+    caps: &mut Vec<Clause<'a>>,
     grants: &mut Vec<Grant<'a>>,
 ) {
     let Some(deny_principals) = &deny.principal else {
@@ -479,9 +498,10 @@ fn apply_deny<'a>(
     let spared: Option<Clause<'a>> = denied.spared_accounts().map(|accounts| {
         let mut atoms = vec![Atom::accounts(accounts)];
         atoms.extend(perimeter.iter().cloned());
-        Clause::from(atoms)
+        interned(caps, Clause::from(atoms))
     });
-    let perimeter: Option<Clause<'a>> = (!perimeter.is_empty()).then(|| Clause::from(perimeter));
+    let perimeter: Option<Clause<'a>> =
+        (!perimeter.is_empty()).then(|| interned(caps, Clause::from(perimeter)));
     let mut capped = Vec::new();
     for grant in grants.iter_mut() {
         let hit = grant.actions.intersection(deny_actions);
@@ -499,7 +519,7 @@ fn apply_deny<'a>(
             continue;
         };
         // Already confined to the callers inside the cap: the Deny changes nothing.
-        if cap.is_some_and(|cap| grant.clauses.contains(cap)) {
+        if cap.is_some_and(|cap| holds(&grant.clauses, cap)) {
             continue;
         }
         grant.actions = grant.actions.difference(hit);
@@ -507,7 +527,7 @@ fn apply_deny<'a>(
             // The Deny leaves exactly the callers inside the cap for these actions.
             let mut inside = grant.clone();
             inside.actions = hit;
-            if !inside.clauses.contains(cap) {
+            if !holds(&inside.clauses, cap) {
                 inside.clauses.push(Rc::clone(cap));
             }
             capped.push(inside);
