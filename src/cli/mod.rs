@@ -700,26 +700,35 @@ fn read_input(
     if std::mem::replace(stdin_used, true) {
         return Err("standard input was already read by an earlier `-`".to_owned());
     }
-    read_limited(stdin, None, limit)
+    read_limited(stdin, limit)
 }
 
 /// Reads the file `path` up to `limit`.
 fn read_file(path: &str, limit: Limit) -> Result<Input, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
-    let size = file.metadata().ok().map(|m| m.len());
-    read_limited(&mut file, size, limit)
+    let input = read_limited(&mut file, limit)?;
+    // Only a file past the limit is asked its size (one system call fewer per file).
+    if let Input::TooLarge(_) = input
+        && let Ok(meta) = file.metadata()
+    {
+        return Ok(Input::TooLarge(format!("{} bytes", meta.len())));
+    }
+    Ok(input)
 }
 
-/// Reads `reader` (of `size` bytes, when known) up to `limit`: never more than one byte past
-/// it, so a huge input costs no memory; a known size is read into one buffer of that size.
-fn read_limited(reader: &mut dyn Read, size: Option<u64>, limit: Limit) -> Result<Input, String> {
+/// A buffer every key policy fits in (KMS caps one at 32,768 characters): most inputs are
+/// read in one call, and one more that finds the end.
+const FIRST_READ: usize = 2 * 32_768 + 1;
+
+/// Reads `reader` up to `limit`: never more than one byte past it, so a huge input costs no
+/// memory.
+fn read_limited(reader: &mut dyn Read, limit: Limit) -> Result<Input, String> {
     let cap = match limit {
         Limit::Policy { grants: true } => MAX_LISTING_BYTES,
         Limit::Policy { grants: false } => MAX_POLICY_BYTES,
         Limit::Event => crate::app::MAX_INPUT_BYTES as u64,
     };
-    let expected = size.map_or(0, |size| size.min(cap) + 1);
-    let mut bytes = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
+    let mut bytes = Vec::with_capacity(FIRST_READ);
     let read_err = |e: std::io::Error| format!("cannot read: {e}");
     reader
         .take(cap + 1)
@@ -740,11 +749,10 @@ fn read_limited(reader: &mut dyn Read, size: Option<u64>, limit: Limit) -> Resul
         }
     }
     if bytes.len() as u64 > cap {
-        let size = match size {
-            Some(size) => format!("{size} bytes"),
-            None => format!("more than {} bytes", bytes.len() - 1),
-        };
-        return Ok(Input::TooLarge(size));
+        return Ok(Input::TooLarge(format!(
+            "more than {} bytes",
+            bytes.len() - 1
+        )));
     }
     text(bytes).map(Input::Text)
 }
