@@ -230,6 +230,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and tells the kind of the next value, without reading it.
+    #[inline]
     pub fn peek(&mut self) -> Step<Kind> {
         self.skip_ws();
         match self.peek_byte() {
@@ -245,6 +246,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next value, which must not be an array or object.
+    #[inline]
     pub fn scalar(&mut self) -> Step<Scalar<'a>> {
         match self.peek()? {
             Kind::String => self.string().map(Scalar::String),
@@ -325,6 +327,7 @@ impl<'a> Reader<'a> {
 
     /// The next member's name and its span, positioned at its value (which must be read
     /// next); `None` past the object's `}`.
+    #[inline]
     pub fn member(&mut self, open: &mut Open) -> Step<Option<(Cow<'a, str>, Span)>> {
         self.skip_ws();
         let first = std::mem::replace(&mut open.first, false);
@@ -370,6 +373,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Whether the array has a next item (then positioned at it, to be read next).
+    #[inline]
     pub fn item(&mut self, open: &mut Open) -> Step<bool> {
         self.skip_ws();
         let first = std::mem::replace(&mut open.first, false);
@@ -425,6 +429,8 @@ impl<'a> Reader<'a> {
         }
     }
 
+    // Inlined: returned through memory, the result's load stalls on the stores just made.
+    #[inline(always)]
     fn string(&mut self) -> Step<Cow<'a, str>> {
         self.pos += 1; // opening quote
         let start = self.pos;
