@@ -34,6 +34,8 @@ pub enum Call {
 
 #[derive(Debug, Default)]
 struct Keys {
+    /// How long every call takes (virtual time in a paused-clock test), as a network would.
+    latency: Option<std::time::Duration>,
     /// By ARN: `ListKeys` pages through them in this order.
     keys: BTreeMap<String, (KeyInfo, String)>,
     faults: HashMap<Call, VecDeque<PortError>>,
@@ -142,10 +144,21 @@ impl InMemoryKeyPolicies {
         self.lock().revokes.clone()
     }
 
-    fn fault(keys: &mut Keys, call: Call) -> Result<(), PortError> {
+    /// Makes every call take `latency` first, as a network round trip would.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = Some(latency);
+    }
+
+    /// One call: its latency, then the store (or the fault injected into `call`).
+    async fn enter(&self, call: Call) -> Result<std::sync::MutexGuard<'_, Keys>, PortError> {
+        let latency = self.lock().latency;
+        if let Some(latency) = latency {
+            tokio::time::sleep(latency).await;
+        }
+        let mut keys = self.lock();
         match keys.faults.get_mut(&call).and_then(VecDeque::pop_front) {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(keys),
         }
     }
 }
@@ -160,8 +173,7 @@ fn not_found(key_arn: &str) -> PortError {
 
 impl KeyPolicies for InMemoryKeyPolicies {
     async fn describe_key(&self, _region: &str, key_arn: &str) -> Result<KeyInfo, PortError> {
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::Describe)?;
+        let keys = self.enter(Call::Describe).await?;
         keys.keys
             .get(key_arn)
             .map(|(i, _)| i.clone())
@@ -169,8 +181,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
     }
 
     async fn get_key_policy(&self, _region: &str, key_arn: &str) -> Result<String, PortError> {
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::Get)?;
+        let mut keys = self.enter(Call::Get).await?;
         if let Some(stale) = keys.stale.pop_front() {
             return Ok(stale);
         }
@@ -181,8 +192,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
     }
 
     async fn list_aliases(&self, _region: &str, key_arn: &str) -> Result<Vec<String>, PortError> {
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::Aliases)?;
+        let keys = self.enter(Call::Aliases).await?;
         Ok(keys.aliases.get(key_arn).cloned().unwrap_or_default())
     }
 
@@ -193,8 +203,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
         limit: i32,
     ) -> Result<KeyPage, PortError> {
         use std::ops::Bound;
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::List)?;
+        let keys = self.enter(Call::List).await?;
         let start = marker.map_or(Bound::Unbounded, |m| Bound::Excluded(m.to_owned()));
         let limit = usize::try_from(limit.max(1)).unwrap_or(1);
         let page: Vec<String> = keys
@@ -217,8 +226,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
         key_arn: &str,
         policy: &str,
     ) -> Result<(), PortError> {
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::Put)?;
+        let mut keys = self.enter(Call::Put).await?;
         let entry = keys
             .keys
             .get_mut(key_arn)
@@ -236,8 +244,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
         grant_id: Option<&str>,
         _marker: Option<&str>,
     ) -> Result<GrantPage, PortError> {
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::ListGrants)?;
+        let mut keys = self.enter(Call::ListGrants).await?;
         if !keys.keys.contains_key(key_arn) {
             return Err(not_found(key_arn));
         }
@@ -263,8 +270,7 @@ impl KeyPolicies for InMemoryKeyPolicies {
         key_arn: &str,
         grant_id: &str,
     ) -> Result<(), PortError> {
-        let mut keys = self.lock();
-        Self::fault(&mut keys, Call::Revoke)?;
+        let mut keys = self.enter(Call::Revoke).await?;
         let grants = keys.grants.entry(key_arn.to_owned()).or_default();
         let Some(at) = grants.iter().position(|g| g.grant_id == grant_id) else {
             return Err(PortError::new(
@@ -325,6 +331,8 @@ impl Alerts for RecordingAlerts {
 
 #[derive(Debug, Default)]
 struct Store {
+    /// How long every call takes (virtual time in a paused-clock test), as a network would.
+    latency: Option<std::time::Duration>,
     known_good: HashMap<String, String>,
     /// Per key: (window start, reverts taken in it).
     reverts: HashMap<String, (u64, u32)>,
@@ -365,7 +373,17 @@ impl InMemoryBaselines {
     }
 
     /// The store, or the next injected failure.
-    fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, PortError> {
+    /// Makes every call take `latency` first, as a network round trip would.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = Some(latency);
+    }
+
+    /// One call: its latency, then the store (or the fault injected next).
+    async fn store(&self) -> Result<std::sync::MutexGuard<'_, Store>, PortError> {
+        let latency = self.lock().latency;
+        if let Some(latency) = latency {
+            tokio::time::sleep(latency).await;
+        }
         let mut store = self.lock();
         match store.faults.pop_front().flatten() {
             Some(e) => Err(e),
@@ -376,7 +394,7 @@ impl InMemoryBaselines {
 
 impl Baselines for InMemoryBaselines {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
-        Ok(self.store()?.known_good.get(key_arn).cloned())
+        Ok(self.store().await?.known_good.get(key_arn).cloned())
     }
 
     async fn record_known_good(
@@ -385,7 +403,8 @@ impl Baselines for InMemoryBaselines {
         policy: &str,
         _event_id: &str,
     ) -> Result<(), PortError> {
-        self.store()?
+        self.store()
+            .await?
             .known_good
             .insert(key_arn.to_owned(), policy.to_owned());
         Ok(())
@@ -397,7 +416,7 @@ impl Baselines for InMemoryBaselines {
         now: u64,
         budget: Budget,
     ) -> Result<bool, PortError> {
-        let mut store = self.store()?;
+        let mut store = self.store().await?;
         let entry = store.reverts.entry(key_arn.to_owned()).or_insert((now, 0));
         if now >= entry.0 + budget.window_secs {
             *entry = (now, 0);
@@ -410,7 +429,7 @@ impl Baselines for InMemoryBaselines {
     }
 
     async fn defer_alert(&self, id: &str, alert: &Alert, now: u64) -> Result<bool, PortError> {
-        let mut store = self.store()?;
+        let mut store = self.store().await?;
         if store.outbox.keys().any(|d| d.id == id) {
             return Ok(false);
         }
@@ -423,15 +442,15 @@ impl Baselines for InMemoryBaselines {
     }
 
     async fn deferred_alerts(&self) -> Result<Vec<Deferred>, PortError> {
-        Ok(self.store()?.outbox.keys().cloned().collect())
+        Ok(self.store().await?.outbox.keys().cloned().collect())
     }
 
     async fn deferred_alert(&self, entry: &Deferred) -> Result<Option<Alert>, PortError> {
-        Ok(self.store()?.outbox.get(entry).cloned())
+        Ok(self.store().await?.outbox.get(entry).cloned())
     }
 
     async fn remove_deferred(&self, entry: &Deferred) -> Result<(), PortError> {
-        self.store()?.outbox.remove(entry);
+        self.store().await?.outbox.remove(entry);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use kms_guardrail::guardrail::ports::{Adapters, Baselines, Budget, ErrorClass, P
 use kms_guardrail::guardrail::{Action, Guardrail, HandlerError, Mode, Settings, Status};
 use serde_json::Value;
 use std::path::Path;
+use std::time::Duration;
 
 const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const GUARDRAIL_ROLE: &str = "arn:aws:iam::111122223333:role/kms-guardrail-GuardrailFunctionRole";
@@ -680,4 +681,41 @@ async fn identical_could_not_check_alerts_for_one_account_are_coalesced_for_an_h
         .filter(|a| a.action == "could-not-check")
         .count();
     assert_eq!(sent, 3);
+}
+
+/// The exposure window in round trips: with every KMS and table call taking 20 ms (paused
+/// clock: virtual time, exact), a violating event's revert is written and verified after 4
+/// sequential rounds — DescribeKey with the policy, the aliases and the last known-good
+/// policy; the budget; PutKeyPolicy; the read-back — and the invocation ends one round after
+/// the alert (the outbox check). A key in a member account reads its policy and aliases after
+/// DescribeKey (the assumed role's first call goes alone): one round more.
+#[tokio::test(start_paused = true)]
+async fn a_revert_is_verified_after_four_sequential_rounds_of_calls() {
+    const ROUND: Duration = Duration::from_millis(20);
+    for (role, rounds) in [
+        (GUARDRAIL_ROLE, 5),
+        ("arn:aws:iam::999999999999:role/kms-guardrail-hub", 6),
+    ] {
+        let mut g = guardrail(Mode::Enforce);
+        g.settings.role_arn = Some(role.to_owned());
+        g.ports.keys.insert(KEY, PUBLIC);
+        g.ports
+            .baselines
+            .record_known_good(KEY, GOOD, "earlier")
+            .await
+            .expect("record");
+        g.ports.keys.set_latency(ROUND);
+        g.ports.baselines.set_latency(ROUND);
+        let start = tokio::time::Instant::now();
+        let out = g
+            .handle(&event("put-key-policy-public.json"), &rules(), NOW)
+            .await
+            .expect("handled");
+        assert_eq!(
+            (out.action, out.verified),
+            (Action::Reverted, Some(true)),
+            "{role}"
+        );
+        assert_eq!(start.elapsed(), ROUND * rounds, "{role}");
+    }
 }
