@@ -309,16 +309,24 @@ fn check(
     let mut tally = output::Tally::default();
     let mut stdin_used = false;
     let mut written = renderer.start(&mut out);
-    for round in args.policies.chunks(jobs * ROUND_PER_WORKER) {
-        if written.is_err() {
-            break;
-        }
-        // Standard input is read here, on this thread, in its place among the files.
+    // Standard input is read on this thread, in its place among the files.
+    let mut read_stdin = |round: &'_ [String]| -> Vec<(usize, Result<Input, String>)> {
+        round
+            .iter()
+            .enumerate()
+            .filter(|(_, source)| *source == "-")
+            .map(|(i, source)| (i, read_input(source, stdin, &mut stdin_used, limit)))
+            .collect()
+    };
+    let check_round = |round: &[String], mut from_stdin: Vec<(usize, Result<Input, String>)>| {
         let inputs: Vec<(&String, Option<Result<Input, String>>)> = round
             .iter()
-            .map(|source| {
-                let read =
-                    (source == "-").then(|| read_input(source, stdin, &mut stdin_used, limit));
+            .enumerate()
+            .map(|(i, source)| {
+                let read = from_stdin
+                    .iter()
+                    .position(|(at, _)| *at == i)
+                    .map(|p| from_stdin.swap_remove(p).1);
                 (source, read)
             })
             .collect();
@@ -326,16 +334,51 @@ fn check(
             let input = read.unwrap_or_else(|| read_file(source, limit));
             renderer.render(&check_one(source, input, args.grants, &rules, &ctx))
         };
-        let rendered: Vec<output::Rendered> = match &pool {
-            Some(pool) => pool.install(|| inputs.into_par_iter().map(one).collect()),
-            None => inputs.into_iter().map(one).collect(),
-        };
+        match &pool {
+            Some(_) => inputs.into_par_iter().map(one).collect(),
+            None => inputs
+                .into_iter()
+                .map(one)
+                .collect::<Vec<output::Rendered>>(),
+        }
+    };
+    let mut write_round = |rendered: Vec<output::Rendered>, written: &mut std::io::Result<()>| {
         for r in rendered {
-            written = renderer.write(&mut tally, r, &mut out, stderr);
             if written.is_err() {
                 break;
             }
+            *written = renderer.write(&mut tally, r, &mut out, stderr);
         }
+    };
+    let rounds = args.policies.chunks(jobs * ROUND_PER_WORKER);
+    match &pool {
+        None => {
+            for round in rounds {
+                let from_stdin = read_stdin(round);
+                write_round(check_round(round, from_stdin), &mut written);
+            }
+        }
+        // The pool checks a round while this thread writes the one before.
+        Some(pool) => pool.in_place_scope(|scope| {
+            let check_round = &check_round;
+            let mut previous: Option<std::sync::mpsc::Receiver<Vec<output::Rendered>>> = None;
+            for round in rounds {
+                if written.is_err() {
+                    break;
+                }
+                let from_stdin = read_stdin(round);
+                let (done, ready) = std::sync::mpsc::sync_channel(1);
+                scope.spawn(move |_| {
+                    let _ = done.send(check_round(round, from_stdin));
+                });
+                if let Some(rendered) = previous.replace(ready).and_then(|r| r.recv().ok()) {
+                    write_round(rendered, &mut written);
+                }
+            }
+            if let Some(rendered) = previous.and_then(|r| r.recv().ok()) {
+                write_round(rendered, &mut written);
+            }
+        }),
     }
     let written = written
         .and_then(|()| renderer.finish(&tally, &mut out))
