@@ -475,9 +475,11 @@ impl<P: Ports> Guardrail<P> {
             Some(e.key_arn.clone()),
             Status::CouldNotCheck,
         );
+        // Each joined call is boxed: joined, the calls' states would sit side by side in this
+        // future (an SDK call's is large), and a sweep nests it deep.
         let (info, prefetched) = tokio::join!(
-            self.ports.keys().describe_key(&e.region, &e.key_arn),
-            self.prefetch(e, rules)
+            Box::pin(self.ports.keys().describe_key(&e.region, &e.key_arn)),
+            Box::pin(self.prefetch(e, rules))
         );
         let info = match info {
             Ok(info) => info,
@@ -549,7 +551,7 @@ impl<P: Ports> Guardrail<P> {
                 None
             }
         };
-        let (baseline, reads) = tokio::join!(baseline, reads);
+        let (baseline, reads) = tokio::join!(Box::pin(baseline), Box::pin(reads));
         let (first_read, aliases) = reads.unzip();
         Prefetched {
             first_read,
@@ -575,7 +577,10 @@ impl<P: Ports> Guardrail<P> {
                 Some(keys.list_aliases(&e.region, &e.key_arn).await)
             }
         };
-        tokio::join!(keys.get_key_policy(&e.region, &e.key_arn), aliases)
+        tokio::join!(
+            Box::pin(keys.get_key_policy(&e.region, &e.key_arn)),
+            Box::pin(aliases)
+        )
     }
 
     /// The key policy's part of the decision: read (settled), evaluate, then record the
