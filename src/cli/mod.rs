@@ -309,27 +309,19 @@ fn check(
     let mut tally = output::Tally::default();
     let mut stdin_used = false;
     let mut written = renderer.start(&mut out);
-    // Standard input is read on this thread, in its place among the files.
-    let mut read_stdin = |round: &'_ [String]| -> Vec<(usize, Result<Input, String>)> {
+    // Standard input is read on this thread, in its place among the files: one entry per
+    // input of the round, `None` for a file (read by its worker).
+    let mut read_stdin = |round: &'_ [String]| -> Vec<Option<Result<Input, String>>> {
         round
             .iter()
-            .enumerate()
-            .filter(|(_, source)| *source == "-")
-            .map(|(i, source)| (i, read_input(source, stdin, &mut stdin_used, limit)))
+            .map(|source| {
+                (source == "-").then(|| read_input(source, stdin, &mut stdin_used, limit))
+            })
             .collect()
     };
-    let check_round = |round: &[String], mut from_stdin: Vec<(usize, Result<Input, String>)>| {
-        let inputs: Vec<(&String, Option<Result<Input, String>>)> = round
-            .iter()
-            .enumerate()
-            .map(|(i, source)| {
-                let read = from_stdin
-                    .iter()
-                    .position(|(at, _)| *at == i)
-                    .map(|p| from_stdin.swap_remove(p).1);
-                (source, read)
-            })
-            .collect();
+    let check_round = |round: &[String], from_stdin: Vec<Option<Result<Input, String>>>| {
+        let inputs: Vec<(&String, Option<Result<Input, String>>)> =
+            round.iter().zip(from_stdin).collect();
         let one = |(source, read): (&String, Option<Result<Input, String>>)| {
             let input = read.unwrap_or_else(|| read_file(source, limit));
             renderer.render(&check_one(source, input, args.grants, &rules, &ctx))

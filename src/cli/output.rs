@@ -294,9 +294,11 @@ impl Default for Tally {
     }
 }
 
-/// Compact JSON of a value that always serializes (borrowed strings, numbers, lists).
+/// Compact JSON of a value that always serializes (borrowed strings, numbers, lists); were
+/// it ever to fail, the failure stands in its place as a JSON string, so the document stays
+/// valid.
 fn to_json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    serde_json::to_string(value).unwrap_or_else(|e| json!({"error": e.to_string()}).to_string())
 }
 
 fn human(source: &str, report: &engine::Report, lines: &Lines<'_>) -> String {
