@@ -1,8 +1,8 @@
 //! [`KeyPolicies`] over `aws-sdk-kms`: one client per (account, region), built on first use
-//! (a replica lives in another region than its primary; in organization mode a key's account
-//! is reached through its member role, [`MemberAccess`]). A key's account is its ARN's.
+//! ([`Clients`]). A key's account is its ARN's.
 
 use super::classify;
+use super::clients::Clients;
 use super::member::MemberAccess;
 use crate::guardrail::ports::{GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError};
 use aws_sdk_kms::Client;
@@ -10,8 +10,7 @@ use aws_sdk_kms::config::Region;
 use aws_sdk_kms::types::{GrantListEntry, KeyManagerType};
 use engine::arn::Arn;
 use engine::key_grant::{Constraints, KeyGrant};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The most grants `ListGrants` returns in one page.
 const GRANTS_PER_PAGE: i32 = 100;
@@ -22,22 +21,16 @@ const POLICY_NAME: &str = "default";
 /// KMS key policies through the AWS SDK.
 #[derive(Debug)]
 pub struct KmsKeyPolicies {
-    clients: Clients,
+    clients: Clients<Client>,
     /// The account `ListKeys` lists (`None`: the function's own).
     list_account: Option<String>,
 }
 
-#[derive(Debug)]
-enum Clients {
-    /// Built on first use, one per (account, region): from the shared configuration, or —
-    /// with `members` — from the configuration of the key's account.
-    PerLocation {
-        base: Box<aws_config::SdkConfig>,
-        members: Option<Arc<MemberAccess>>,
-        cache: Mutex<HashMap<(String, String), Client>>,
-    },
-    /// One client for every region.
-    Fixed(Client),
+/// A KMS client for `region` from an account's configuration.
+fn regional_client(config: &aws_config::SdkConfig, region: &str) -> Client {
+    let mut builder = aws_sdk_kms::config::Builder::from(config);
+    builder.set_region(Some(Region::new(region.to_owned())));
+    Client::from_conf(builder.build())
 }
 
 impl KmsKeyPolicies {
@@ -56,11 +49,7 @@ impl KmsKeyPolicies {
         list_account: Option<String>,
     ) -> Self {
         KmsKeyPolicies {
-            clients: Clients::PerLocation {
-                base: Box::new(config.clone()),
-                members,
-                cache: Mutex::new(HashMap::new()),
-            },
+            clients: Clients::per_location(config, members, regional_client),
             list_account,
         }
     }
@@ -73,42 +62,11 @@ impl KmsKeyPolicies {
         }
     }
 
-    /// The client for calls in `account` (`None`: the function's own) and `region`.
-    async fn client(&self, account: Option<&str>, region: &str) -> Result<Client, PortError> {
-        let (base, members, cache) = match &self.clients {
-            Clients::Fixed(client) => return Ok(client.clone()),
-            Clients::PerLocation {
-                base,
-                members,
-                cache,
-            } => (base, members, cache),
-        };
-        let account = account.filter(|_| members.is_some()).unwrap_or_default();
-        let slot = (account.to_owned(), region.to_owned());
-        if let Some(client) = lock(cache).get(&slot) {
-            return Ok(client.clone());
-        }
-        let config = match members {
-            Some(members) if !account.is_empty() => members.config_for(account).await?,
-            _ => (**base).clone(),
-        };
-        let mut builder = aws_sdk_kms::config::Builder::from(&config);
-        builder.set_region(Some(Region::new(region.to_owned())));
-        Ok(lock(cache)
-            .entry(slot)
-            .or_insert_with(|| Client::from_conf(builder.build()))
-            .clone())
-    }
-
     /// The client for calls on `key_arn` (in its ARN's account) in `region`.
     async fn key_client(&self, region: &str, key_arn: &str) -> Result<Client, PortError> {
         let account = Arn::parse(key_arn).map(|a| a.account);
-        self.client(account, region).await
+        self.clients.get(account, region).await
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl KeyPolicies for KmsKeyPolicies {
@@ -173,7 +131,8 @@ impl KeyPolicies for KmsKeyPolicies {
         limit: i32,
     ) -> Result<KeyPage, PortError> {
         let out = self
-            .client(self.list_account.as_deref(), region)
+            .clients
+            .get(self.list_account.as_deref(), region)
             .await?
             .list_keys()
             .set_marker(marker.map(str::to_owned))

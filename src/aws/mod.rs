@@ -5,6 +5,7 @@
 //! ([`ssm`]), and member accounts reached through an assumed role ([`member`]). Every SDK
 //! failure is classified once, in [`classify`].
 
+pub mod clients;
 pub mod dynamodb;
 pub mod kms;
 pub mod member;
