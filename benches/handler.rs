@@ -45,6 +45,7 @@ fn bench(c: &mut Criterion) {
             alerts: RecordingAlerts::default(),
             baselines: InMemoryBaselines::default(),
             checkpoints: InMemoryCheckpoints::default(),
+            findings: None::<kms_guardrail::guardrail::ports::NoFindings>,
         },
         settings: Settings {
             mode,

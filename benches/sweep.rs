@@ -60,6 +60,7 @@ fn sweeper(compliant: &str, public: &str) -> Memory {
                 alerts: RecordingAlerts::default(),
                 baselines: None,
                 checkpoints: Default::default(),
+                findings: None,
             },
             settings: Settings {
                 mode: Mode::Enforce,

@@ -11,6 +11,7 @@ pub mod org;
 use crate::aws::dynamodb::DynamoBaselines;
 use crate::aws::kms::KmsKeyPolicies;
 use crate::aws::member::MemberAccess;
+use crate::aws::securityhub::SecurityHubFindings;
 use crate::aws::sns::SnsAlerts;
 use crate::aws::ssm::SsmRules;
 use crate::config::{Config, ConfigError, RulesSource};
@@ -146,9 +147,15 @@ pub enum Response {
     Batch(fanout::BatchResponse),
 }
 
-/// The guardrail's ports over the SDK: KMS `K`, the topic and the table when configured.
-pub type AwsPorts<K> =
-    Adapters<K, Option<SnsAlerts>, Option<DynamoBaselines>, Option<DynamoBaselines>>;
+/// The guardrail's ports over the SDK: KMS `K`, the topic, the table and Security Hub when
+/// configured.
+pub type AwsPorts<K> = Adapters<
+    K,
+    Option<SnsAlerts>,
+    Option<DynamoBaselines>,
+    Option<DynamoBaselines>,
+    Option<SecurityHubFindings>,
+>;
 
 /// The guardrail with its AWS adapters.
 #[derive(Debug)]
@@ -174,27 +181,37 @@ fn table(config: &Config, sdk: &SdkConfig) -> Option<DynamoBaselines> {
 }
 
 /// The guardrail's ports over the SDK, as `config` names them, with `keys` for KMS and
-/// `checkpoints` for a sweep's place.
+/// `checkpoints` for a sweep's place; findings go to the key's own account (through
+/// `members` in organization mode).
 fn ports<K, C>(
     config: &Config,
     sdk: &SdkConfig,
+    members: Option<Arc<MemberAccess>>,
     keys: K,
     checkpoints: C,
-) -> Adapters<K, Option<SnsAlerts>, Option<DynamoBaselines>, C> {
+) -> Adapters<K, Option<SnsAlerts>, Option<DynamoBaselines>, C, Option<SecurityHubFindings>> {
     Adapters {
         keys,
-        alerts: config
-            .topic_arn
-            .as_ref()
-            .map(|topic| SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone())),
+        alerts: config.topic_arn.as_ref().map(|topic| {
+            SnsAlerts::new(aws_sdk_sns::Client::new(sdk), topic.clone())
+                .with_format(config.alert_format)
+        }),
         baselines: table(config, sdk),
         checkpoints,
+        findings: config
+            .security_hub
+            .then(|| SecurityHubFindings::new(sdk, members, &config.docs_url)),
     }
 }
 
-/// A sweep's ports: KMS paced, the topic, the table, and `C` for checkpoints.
-pub type SweepPorts<C> =
-    Adapters<Paced<KmsKeyPolicies>, Option<SnsAlerts>, Option<DynamoBaselines>, C>;
+/// A sweep's ports: KMS paced, the topic, the table, `C` for checkpoints, Security Hub.
+pub type SweepPorts<C> = Adapters<
+    Paced<KmsKeyPolicies>,
+    Option<SnsAlerts>,
+    Option<DynamoBaselines>,
+    C,
+    Option<SecurityHubFindings>,
+>;
 
 /// The SDK configuration: the standard chain (region, credentials, `AWS_ENDPOINT_URL`) with
 /// adaptive retries, which back off and pace requests on throttling — PutKeyPolicy's quota
@@ -245,10 +262,10 @@ fn sweeper<C>(
     );
     // The pacer owns the sweep's retries: its KMS clients try each call once.
     let settings = settings(config, members.as_deref());
-    let keys = KmsKeyPolicies::with_members(&single_attempt(sdk), members, account.clone());
+    let keys = KmsKeyPolicies::with_members(&single_attempt(sdk), members.clone(), account.clone());
     Sweeper {
         guardrail: Guardrail {
-            ports: ports(config, sdk, Paced::new(keys, pacing), checkpoints),
+            ports: ports(config, sdk, members, Paced::new(keys, pacing), checkpoints),
             settings,
         },
         settings: SweepSettings {
@@ -302,6 +319,7 @@ impl App {
             ports: ports(
                 &config,
                 sdk,
+                members.clone(),
                 KmsKeyPolicies::with_members(sdk, members.clone(), None),
                 table(&config, sdk),
             ),

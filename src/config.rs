@@ -44,6 +44,24 @@ pub struct Config {
     pub sweep_key_alerts: u32,
     /// The organization sweep on a queue (organization mode), when configured.
     pub fanout: Option<Fanout>,
+    /// `GUARDRAIL_SECURITY_HUB`: `on` imports findings into Security Hub (default `off`).
+    pub security_hub: bool,
+    /// `GUARDRAIL_DOCS_URL`: where `docs/rules.md` is published, ending in `/` (findings
+    /// link their rule there).
+    pub docs_url: String,
+    /// `GUARDRAIL_ALERT_FORMAT`: `json` (default) or `chat`.
+    pub alert_format: AlertFormat,
+}
+
+/// How an alert's SNS message is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AlertFormat {
+    /// The alert's JSON body (README, "Alerts").
+    #[default]
+    Json,
+    /// The chat applications' custom notification format (Amazon Q Developer in chat
+    /// applications: Slack, Microsoft Teams).
+    Chat,
 }
 
 /// The organization sweep fanned out on SQS: the scheduled start coordinates, the queue's
@@ -169,7 +187,54 @@ impl Config {
                 ));
             }
         };
+        let security_hub = match get("GUARDRAIL_SECURITY_HUB").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARDRAIL_SECURITY_HUB",
+                    format!("`{other}` is not `on` or `off`"),
+                ));
+            }
+        };
+        if security_hub && get("GUARDRAIL_BASELINE_TABLE").is_none() {
+            return Err(invalid(
+                "GUARDRAIL_SECURITY_HUB",
+                "`on` needs GUARDRAIL_BASELINE_TABLE: which findings are open is kept there, \
+                 so they can be resolved"
+                    .to_owned(),
+            ));
+        }
+        let alert_format = match get("GUARDRAIL_ALERT_FORMAT").as_deref() {
+            None | Some("json") => AlertFormat::Json,
+            Some("chat") => AlertFormat::Chat,
+            Some(other) => {
+                return Err(invalid(
+                    "GUARDRAIL_ALERT_FORMAT",
+                    format!("`{other}` is not `json` or `chat`"),
+                ));
+            }
+        };
+        let docs_url = match get("GUARDRAIL_DOCS_URL") {
+            None => crate::aws::securityhub::DEFAULT_DOCS_URL.to_owned(),
+            Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
+                if url.ends_with('/') {
+                    url
+                } else {
+                    format!("{url}/")
+                }
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "GUARDRAIL_DOCS_URL",
+                    format!("`{other}` is not an http(s) URL"),
+                ));
+            }
+        };
         Ok(Config {
+            security_hub,
+            docs_url,
+            alert_format,
             fanout,
             mode,
             rules,
@@ -228,6 +293,8 @@ mod tests {
         );
         assert_eq!((c.sweep_quota_percent, c.sweep_concurrency), (10, 8));
         assert_eq!(c.sweep_key_alerts, 10);
+        assert_eq!((c.security_hub, c.alert_format), (false, AlertFormat::Json));
+        assert_eq!(c.docs_url, crate::aws::securityhub::DEFAULT_DOCS_URL);
     }
 
     #[test]
@@ -253,8 +320,16 @@ mod tests {
             ),
             ("GUARDRAIL_ACCOUNTS", "111122223333, 444455556666"),
             ("GUARDRAIL_REGIONS", "us-east-1,eu-west-1"),
+            ("GUARDRAIL_SECURITY_HUB", "on"),
+            ("GUARDRAIL_ALERT_FORMAT", "chat"),
+            (
+                "GUARDRAIL_DOCS_URL",
+                "https://wiki.example.com/kms-guardrail",
+            ),
         ])
         .expect("valid");
+        assert_eq!((c.security_hub, c.alert_format), (true, AlertFormat::Chat));
+        assert_eq!(c.docs_url, "https://wiki.example.com/kms-guardrail/");
         let fanout = c.fanout.as_ref().expect("the queue is configured");
         assert_eq!(fanout.accounts, ["111122223333", "444455556666"]);
         assert_eq!(fanout.regions, ["us-east-1", "eu-west-1"]);
@@ -288,6 +363,10 @@ mod tests {
             ),
             ("GUARDRAIL_MEMBER_ROLE", "ops/KmsGuardrailMember"),
             ("GUARDRAIL_SWEEP_QUEUE_URL", "sweep-queue"),
+            ("GUARDRAIL_SECURITY_HUB", "yes"),
+            ("GUARDRAIL_SECURITY_HUB", "on"),
+            ("GUARDRAIL_ALERT_FORMAT", "slack"),
+            ("GUARDRAIL_DOCS_URL", "docs/rules.md"),
         ] {
             let err = from(&[(var, value)]).expect_err("invalid");
             assert_eq!(err.variable, var);

@@ -1,5 +1,6 @@
 //! [`Baselines`] over `aws-sdk-dynamodb`: one item per key (partition key `key_arn`) holding
-//! the last known-good policy and the revert budget's window, one item per sweep scope
+//! the last known-good policy, the revert budget's window and its open findings
+//! (`finding#<rule>`: when each was first seen), one item per sweep scope
 //! (partition key `sweep#<region>`, which no key ARN can be) holding its checkpoint, and the
 //! organization sweep's ledger (`orgsweep#…`), and the outbox of alerts that could not be
 //! published (`outbox#<id>` entries, listed by the `outbox` item). Writes are conditional, so concurrent
@@ -9,13 +10,13 @@
 use super::classify;
 use crate::guardrail::now_secs;
 use crate::guardrail::ports::{
-    Alert, Baselines, Budget, Checkpoints, Deferred, ErrorClass, PortError,
+    Alert, Baselines, Budget, Checkpoints, Deferred, ErrorClass, PortError, Tracked,
 };
 use crate::sweep::org::Unit;
 use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update,
 };
 use std::collections::HashMap;
 
@@ -258,6 +259,76 @@ impl Baselines for DynamoBaselines {
             .map_err(|e| classify(&e))?;
         Ok(())
     }
+
+    async fn track_findings(
+        &self,
+        key_arn: &str,
+        open: &[(&str, u64)],
+        close: &[&str],
+    ) -> Result<Tracked, PortError> {
+        if open.is_empty() && close.is_empty() {
+            return Ok(Tracked::default());
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(KEY_ATTRIBUTE, s(key_arn))
+            .return_values(ReturnValue::AllOld);
+        let mut sets = Vec::new();
+        for (i, &(rule, seen)) in open.iter().enumerate() {
+            sets.push(format!("#o{i} = if_not_exists(#o{i}, :o{i})"));
+            update = update
+                .expression_attribute_names(format!("#o{i}"), finding_attribute(rule))
+                .expression_attribute_values(format!(":o{i}"), n(seen));
+        }
+        let mut removes = Vec::new();
+        for (i, &rule) in close.iter().enumerate() {
+            removes.push(format!("#c{i}"));
+            update = update.expression_attribute_names(format!("#c{i}"), finding_attribute(rule));
+        }
+        let mut expression = String::new();
+        if !sets.is_empty() {
+            expression = format!("SET {}", sets.join(", "));
+        }
+        if !removes.is_empty() {
+            expression = format!("{expression} REMOVE {}", removes.join(", "));
+            // Only closing: a key with no item has nothing open (and gets no item).
+            if sets.is_empty() {
+                update = update.condition_expression("attribute_exists(key_arn)");
+            }
+        }
+        let old = match update
+            .update_expression(expression.trim_start())
+            .send()
+            .await
+            .map_err(|e| classify(&e))
+        {
+            Ok(out) => out.attributes.unwrap_or_default(),
+            Err(e) if condition_failed(&e) => return Ok(Tracked::default()),
+            Err(e) => return Err(e),
+        };
+        let was_open = |rule: &str| {
+            old.get(&finding_attribute(rule))
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        Ok(Tracked {
+            opened: open
+                .iter()
+                .map(|&(rule, seen)| (rule.to_owned(), was_open(rule).unwrap_or(seen)))
+                .collect(),
+            closed: close
+                .iter()
+                .filter_map(|&rule| was_open(rule).map(|first| (rule.to_owned(), first)))
+                .collect(),
+        })
+    }
+}
+
+/// The attribute of a key's item that says `rule`'s finding is open (and since when).
+fn finding_attribute(rule: &str) -> String {
+    format!("finding#{rule}")
 }
 
 /// The item listing the outbox's entries (a string set of `<deferred_at>#<id>`), so

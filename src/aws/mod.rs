@@ -1,7 +1,8 @@
 //! The AWS adapters: the guardrail's ports over the real AWS SDK for Rust — KMS
 //! ([`kms::KmsKeyPolicies`]), SNS ([`sns::SnsAlerts`]), DynamoDB
 //! ([`dynamodb::DynamoBaselines`], also the organization sweep's ledger), SQS (the
-//! organization sweep's queue, [`sqs`]) — the rules document from SSM Parameter Store
+//! organization sweep's queue, [`sqs`]), Security Hub ([`securityhub::SecurityHubFindings`])
+//! — the rules document from SSM Parameter Store
 //! ([`ssm`]), and member accounts reached through an assumed role ([`member`]). Every SDK
 //! failure is classified once, in [`classify`].
 
@@ -9,6 +10,7 @@ pub mod clients;
 pub mod dynamodb;
 pub mod kms;
 pub mod member;
+pub mod securityhub;
 pub mod sns;
 pub mod sqs;
 pub mod ssm;

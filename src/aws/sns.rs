@@ -1,8 +1,11 @@
-//! [`Alerts`] over `aws-sdk-sns`: the JSON body as the message, the subject, and `severity`,
-//! `action` and `account` message attributes for subscription filter policies (a team can
-//! subscribe to its own accounts only).
+//! [`Alerts`] over `aws-sdk-sns`: the JSON body as the message — or, in the chat format,
+//! the chat applications' custom notification ([`alert::chat`]) — the subject, and
+//! `severity`, `action` and `account` message attributes for subscription filter policies
+//! (a team can subscribe to its own accounts only), in either format.
 
 use super::classify;
+use crate::config::AlertFormat;
+use crate::guardrail::alert;
 use crate::guardrail::ports::{Alert, Alerts, ErrorClass, PortError};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -12,15 +15,22 @@ use aws_sdk_sns::types::MessageAttributeValue;
 pub struct SnsAlerts {
     client: Client,
     topic_arn: String,
+    format: AlertFormat,
 }
 
 impl SnsAlerts {
-    /// Publishes to `topic_arn` with `client`.
+    /// Publishes to `topic_arn` with `client`, the JSON body as the message.
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
         SnsAlerts {
             client,
             topic_arn: topic_arn.into(),
+            format: AlertFormat::Json,
         }
+    }
+
+    /// Writes the messages in `format`.
+    pub fn with_format(self, format: AlertFormat) -> Self {
+        SnsAlerts { format, ..self }
     }
 }
 
@@ -39,7 +49,13 @@ impl Alerts for SnsAlerts {
             .publish()
             .topic_arn(&self.topic_arn)
             .subject(&alert.subject)
-            .message(serde_json::to_string_pretty(&alert.body).unwrap_or_default())
+            .message(
+                match self.format {
+                    AlertFormat::Json => serde_json::to_string_pretty(&alert.body),
+                    AlertFormat::Chat => serde_json::to_string(&alert::chat(alert)),
+                }
+                .unwrap_or_default(),
+            )
             .message_attributes("severity", attribute(&alert.severity)?)
             .message_attributes("action", attribute(&alert.action)?);
         if let Some(account) = alert.account.as_deref().filter(|a| !a.is_empty()) {

@@ -1,11 +1,12 @@
-//! In-memory ports: keys, alerts, baselines, checkpoints, the organization sweep's ledger and
+//! In-memory ports: keys, alerts, baselines, checkpoints, findings, the organization sweep's ledger and
 //! queue held in maps, with failures that can be injected per call. For fault paths a real
 //! service cannot be made to produce on demand, for benchmarks of the handler's own overhead,
 //! and for the organization sweep's capacity model.
 
+use super::findings::KeyFinding;
 use super::ports::{
-    Alert, Alerts, Baselines, Budget, Checkpoints, Deferred, ErrorClass, GrantPage, KeyInfo,
-    KeyPage, KeyPolicies, PortError,
+    Alert, Alerts, Baselines, Budget, Checkpoints, Deferred, ErrorClass, Findings, GrantPage,
+    KeyInfo, KeyPage, KeyPolicies, PortError, Tracked,
 };
 use crate::sweep::org::Unit;
 use crate::sweep::org::fanout::{Ledger, Opening, Plan, Progress, UnitQueue};
@@ -286,33 +287,50 @@ impl KeyPolicies for InMemoryKeyPolicies {
     }
 }
 
-/// Alerts kept in a list.
-#[derive(Debug, Default)]
-pub struct RecordingAlerts {
-    sent: Mutex<Vec<Alert>>,
+/// What a port was given, kept in a list; each call can be made to fail.
+#[derive(Debug)]
+pub struct Recorder<T> {
+    sent: Mutex<Vec<T>>,
     faults: Mutex<VecDeque<PortError>>,
 }
 
-impl RecordingAlerts {
-    /// Every alert published, in order.
-    pub fn sent(&self) -> Vec<Alert> {
+/// Alerts kept in a list.
+pub type RecordingAlerts = Recorder<Alert>;
+
+/// Security Hub findings kept in a list.
+pub type RecordingFindings = Recorder<KeyFinding>;
+
+impl<T> Default for Recorder<T> {
+    fn default() -> Self {
+        Recorder {
+            sent: Mutex::new(Vec::new()),
+            faults: Mutex::new(VecDeque::new()),
+        }
+    }
+}
+
+impl<T: Clone> Recorder<T> {
+    /// Everything published, in order.
+    pub fn sent(&self) -> Vec<T> {
         self.sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
-    /// Makes the next publish fail with `error`.
+    /// Makes the next call fail with `error`.
     pub fn fail_next(&self, error: PortError) {
         self.faults
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push_back(error);
     }
-}
 
-impl Alerts for RecordingAlerts {
-    async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
+    /// One call: the fault injected next, or `items` kept.
+    fn record<'a>(&self, items: impl IntoIterator<Item = &'a T>) -> Result<(), PortError>
+    where
+        T: 'a,
+    {
         if let Some(e) = self
             .faults
             .lock()
@@ -324,8 +342,20 @@ impl Alerts for RecordingAlerts {
         self.sent
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(alert.clone());
+            .extend(items.into_iter().cloned());
         Ok(())
+    }
+}
+
+impl Alerts for RecordingAlerts {
+    async fn publish(&self, alert: &Alert) -> Result<(), PortError> {
+        self.record([alert])
+    }
+}
+
+impl Findings for RecordingFindings {
+    async fn import(&self, findings: &[KeyFinding]) -> Result<(), PortError> {
+        self.record(findings)
     }
 }
 
@@ -338,6 +368,8 @@ struct Store {
     reverts: HashMap<String, (u64, u32)>,
     /// The outbox, by entry.
     outbox: BTreeMap<Deferred, Alert>,
+    /// Per key: its open findings' rules, with when each was first seen.
+    open_findings: HashMap<String, BTreeMap<String, u64>>,
     /// The next calls' fates, whatever they are: `None` succeeds, `Some` fails.
     faults: VecDeque<Option<PortError>>,
 }
@@ -452,6 +484,27 @@ impl Baselines for InMemoryBaselines {
     async fn remove_deferred(&self, entry: &Deferred) -> Result<(), PortError> {
         self.store().await?.outbox.remove(entry);
         Ok(())
+    }
+
+    async fn track_findings(
+        &self,
+        key_arn: &str,
+        open: &[(&str, u64)],
+        close: &[&str],
+    ) -> Result<Tracked, PortError> {
+        let mut store = self.store().await?;
+        let open_now = store.open_findings.entry(key_arn.to_owned()).or_default();
+        let mut tracked = Tracked::default();
+        for &(rule, seen) in open {
+            let first = *open_now.entry(rule.to_owned()).or_insert(seen);
+            tracked.opened.push((rule.to_owned(), first));
+        }
+        for &rule in close {
+            if let Some(first) = open_now.remove(rule) {
+                tracked.closed.push((rule.to_owned(), first));
+            }
+        }
+        Ok(tracked)
     }
 }
 

@@ -8,6 +8,7 @@
 //! are alerted and the event succeeds.
 
 pub mod alert;
+pub mod findings;
 pub mod grant;
 pub mod memory;
 pub mod metrics;
@@ -329,6 +330,9 @@ pub struct Outcome {
     /// its sweep's per-key alerts.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub alert_withheld: bool,
+    /// What publishing its findings to Security Hub did, when it was asked to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_hub: Option<Box<findings::HubReport>>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -364,6 +368,7 @@ impl Outcome {
             alerts_deferred: 0,
             alerts_delivered: 0,
             alert_withheld: false,
+            security_hub: None,
         }
     }
 }
@@ -464,7 +469,19 @@ impl<P: Ports> Guardrail<P> {
             .await
     }
 
+    /// The decision for one key, then its findings published (`findings`).
     async fn handle_key(
+        &self,
+        e: &KeyEvent,
+        rules: &RuleSet,
+        now: u64,
+    ) -> Result<Outcome, HandlerError> {
+        let mut out = Box::pin(self.decide(e, rules, now)).await?;
+        Box::pin(self.report_findings(e, &mut out, now)).await;
+        Ok(out)
+    }
+
+    async fn decide(
         &self,
         e: &KeyEvent,
         rules: &RuleSet,

@@ -1,7 +1,8 @@
 //! The guardrail's boundaries, one small trait per capability: [`KeyPolicies`] (KMS: key
 //! policies and grants),
-//! [`Alerts`] (SNS), [`Baselines`] (the store of last known-good policies and revert
-//! budgets), [`Checkpoints`] (where a sweep keeps its place). AWS adapters implement them over
+//! [`Alerts`] (SNS), [`Baselines`] (the store of last known-good policies, revert
+//! budgets and which findings are open), [`Checkpoints`] (where a sweep keeps its place),
+//! [`Findings`] (Security Hub). AWS adapters implement them over
 //! the SDK; `memory` implements them in memory. [`Ports`] bundles them, so the decision and
 //! the sweep are generic over one type and a new capability is one associated type here.
 //!
@@ -255,6 +256,25 @@ pub trait Baselines {
         &self,
         entry: &Deferred,
     ) -> impl Future<Output = Result<(), PortError>> + Send;
+    /// Marks the findings of `open` open on the key — each `(rule, seen)` recorded as first
+    /// seen at `seen` unless it is open already — and those of `close` closed, in one
+    /// write. Says when each of `open` was first seen, and which of `close` were open (and
+    /// since when): the findings to resolve.
+    fn track_findings(
+        &self,
+        key_arn: &str,
+        open: &[(&str, u64)],
+        close: &[&str],
+    ) -> impl Future<Output = Result<Tracked, PortError>> + Send;
+}
+
+/// What [`Baselines::track_findings`] changed: `(rule id, first seen)` pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tracked {
+    /// Every finding asked to be open, with when it was first seen.
+    pub opened: Vec<(String, u64)>,
+    /// The findings asked to be closed that were open, with when they were first seen.
+    pub closed: Vec<(String, u64)>,
 }
 
 /// The failure of an outbox without a table.
@@ -270,7 +290,8 @@ fn no_table() -> PortError {
 /// strips the offending grants, the revert budget cannot be kept — every revert is
 /// allowed; the loop guard still keeps the guardrail from reacting to its own writes. There
 /// is no outbox: deferring fails (the alert is logged and the invocation fails), and there
-/// is nothing to deliver.
+/// is nothing to deliver. No finding is known to be open: findings are imported, never
+/// resolved.
 impl<B: Baselines + Sync> Baselines for Option<B> {
     async fn last_known_good(&self, key_arn: &str) -> Result<Option<String>, PortError> {
         match self {
@@ -330,6 +351,21 @@ impl<B: Baselines + Sync> Baselines for Option<B> {
             None => Err(no_table()),
         }
     }
+
+    async fn track_findings(
+        &self,
+        key_arn: &str,
+        open: &[(&str, u64)],
+        close: &[&str],
+    ) -> Result<Tracked, PortError> {
+        match self {
+            Some(store) => store.track_findings(key_arn, open, close).await,
+            None => Ok(Tracked {
+                opened: open.iter().map(|&(r, t)| (r.to_owned(), t)).collect(),
+                closed: Vec::new(),
+            }),
+        }
+    }
 }
 
 /// Where a sweep keeps its place between runs (DynamoDB, in the baseline table under
@@ -384,6 +420,35 @@ impl<A: Alerts + Sync> Alerts for Option<A> {
     }
 }
 
+/// Where findings go besides alerts (Security Hub): one finding per (key, rule), imported
+/// in the key's own account and region.
+pub trait Findings {
+    /// Whether findings are published at all (`false`: nothing is imported, and which
+    /// findings are open is not tracked).
+    fn enabled(&self) -> bool {
+        true
+    }
+    /// Imports `findings`, creating or updating each by its id.
+    fn import(
+        &self,
+        findings: &[super::findings::KeyFinding],
+    ) -> impl Future<Output = Result<(), PortError>> + Send;
+}
+
+/// Not configured (`GUARDRAIL_SECURITY_HUB` off): no finding is published.
+impl<F: Findings + Sync> Findings for Option<F> {
+    fn enabled(&self) -> bool {
+        self.as_ref().is_some_and(Findings::enabled)
+    }
+
+    async fn import(&self, findings: &[super::findings::KeyFinding]) -> Result<(), PortError> {
+        match self {
+            Some(hub) => hub.import(findings).await,
+            None => Ok(()),
+        }
+    }
+}
+
 /// Every capability the guardrail and the sweep use, as one type they are generic over.
 pub trait Ports: Sync {
     /// KMS.
@@ -394,6 +459,8 @@ pub trait Ports: Sync {
     type Baselines: Baselines + Sync;
     /// Sweep checkpoints.
     type Checkpoints: Checkpoints + Sync;
+    /// Security Hub.
+    type Findings: Findings + Sync;
     /// KMS.
     fn keys(&self) -> &Self::Keys;
     /// SNS.
@@ -402,11 +469,13 @@ pub trait Ports: Sync {
     fn baselines(&self) -> &Self::Baselines;
     /// Sweep checkpoints.
     fn checkpoints(&self) -> &Self::Checkpoints;
+    /// Security Hub.
+    fn findings(&self) -> &Self::Findings;
 }
 
-/// The ports as one adapter per capability.
+/// The ports as one adapter per capability. Findings go nowhere unless `F` says otherwise.
 #[derive(Debug, Default)]
-pub struct Adapters<K, A, B, C> {
+pub struct Adapters<K, A, B, C, F = Option<NoFindings>> {
     /// KMS.
     pub keys: K,
     /// SNS.
@@ -415,19 +484,33 @@ pub struct Adapters<K, A, B, C> {
     pub baselines: B,
     /// Sweep checkpoints.
     pub checkpoints: C,
+    /// Security Hub.
+    pub findings: F,
 }
 
-impl<K, A, B, C> Ports for Adapters<K, A, B, C>
+/// A findings port that is never configured (the default `Adapters::findings`: `None`).
+#[derive(Debug)]
+pub enum NoFindings {}
+
+impl Findings for NoFindings {
+    async fn import(&self, _: &[super::findings::KeyFinding]) -> Result<(), PortError> {
+        match *self {}
+    }
+}
+
+impl<K, A, B, C, F> Ports for Adapters<K, A, B, C, F>
 where
     K: KeyPolicies + Sync,
     A: Alerts + Sync,
     B: Baselines + Sync,
     C: Checkpoints + Sync,
+    F: Findings + Sync,
 {
     type Keys = K;
     type Alerts = A;
     type Baselines = B;
     type Checkpoints = C;
+    type Findings = F;
 
     fn keys(&self) -> &K {
         &self.keys
@@ -443,5 +526,9 @@ where
 
     fn checkpoints(&self) -> &C {
         &self.checkpoints
+    }
+
+    fn findings(&self) -> &F {
+        &self.findings
     }
 }

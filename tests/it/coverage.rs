@@ -77,6 +77,7 @@ async fn app(sdk: &SdkConfig) -> App {
         sweep_concurrency: 8,
         sweep_key_alerts: 10,
         fanout: None,
+        ..Config::from_env(|_| None).expect("the defaults")
     };
     App::new(config, sdk, MetricsOut::Stderr)
         .await
@@ -169,6 +170,7 @@ async fn another_account_without_a_member_role_is_refused_up_front() {
         sweep_concurrency: 8,
         sweep_key_alerts: 10,
         fanout: None,
+        ..Config::from_env(|_| None).expect("the defaults")
     };
     let app = App::new(config, &sdk, MetricsOut::Stderr)
         .await

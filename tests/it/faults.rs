@@ -14,7 +14,7 @@ use aws_smithy_types::body::SdkBody;
 use kms_guardrail::aws::kms::KmsKeyPolicies;
 use kms_guardrail::engine::RuleSet;
 use kms_guardrail::guardrail::memory::{InMemoryBaselines, InMemoryCheckpoints, RecordingAlerts};
-use kms_guardrail::guardrail::ports::{Adapters, ErrorClass, KeyPolicies};
+use kms_guardrail::guardrail::ports::{Adapters, ErrorClass, KeyPolicies, NoFindings};
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Settings};
 use std::path::Path;
 
@@ -77,6 +77,7 @@ fn guardrail_over(
             alerts: RecordingAlerts::default(),
             baselines: InMemoryBaselines::default(),
             checkpoints: Default::default(),
+            findings: None::<NoFindings>,
         },
         settings: Settings {
             mode: Mode::Enforce,
@@ -248,6 +249,7 @@ async fn a_sweep_skips_aws_managed_keys() {
                 alerts: g.ports.alerts,
                 baselines: g.ports.baselines,
                 checkpoints: g.ports.checkpoints,
+                findings: None::<NoFindings>,
             },
             settings: g.settings,
         },
@@ -376,4 +378,138 @@ async fn service_principal_grants_are_judged_by_their_source() {
         alerts[0].body["grant"]["Constraints"]["SourceArn"],
         "arn:aws:logs:us-east-1:999988887777:log-group:/theirs"
     );
+}
+
+mod security_hub {
+    //! The Security Hub adapter's batches and faults: at most 100 findings a call, grouped
+    //! by the key's account and region; throttling (`LimitExceededException`, 429) retried
+    //! with back-off by the SDK; a finding Security Hub refuses is an error.
+
+    use aws_sdk_securityhub::Client;
+    use aws_sdk_securityhub::config::retry::RetryConfig;
+    use aws_sdk_securityhub::operation::batch_import_findings::BatchImportFindingsOutput;
+    use aws_sdk_securityhub::types::ImportFindingsError;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use kms_guardrail::aws::securityhub::{DEFAULT_DOCS_URL, SecurityHubFindings};
+    use kms_guardrail::engine::RuleId;
+    use kms_guardrail::guardrail::findings::{FindingState, KeyFinding};
+    use kms_guardrail::guardrail::ports::{ErrorClass, Findings};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    fn findings(n: usize) -> Vec<KeyFinding> {
+        (0..n)
+            .map(|i| KeyFinding {
+                key_arn: format!("arn:aws:kms:us-east-1:111122223333:key/{i:04}"),
+                account: "111122223333".to_owned(),
+                region: "us-east-1".to_owned(),
+                rule: RuleId::PublicAccess,
+                state: FindingState::Active {
+                    action: "alerted".to_owned(),
+                },
+                description: "anyone may call kms:Decrypt".to_owned(),
+                first_seen: 1_795_000_000,
+                updated: 1_795_000_000,
+                event_id: "e".to_owned(),
+            })
+            .collect()
+    }
+
+    fn accepted(n: usize) -> BatchImportFindingsOutput {
+        BatchImportFindingsOutput::builder()
+            .success_count(i32::try_from(n).expect("small"))
+            .failed_count(0)
+            .build()
+    }
+
+    /// A Security Hub client over `rules`, retrying as the function's clients do but with
+    /// a short first back-off.
+    fn client(mode: RuleMode, rules: &[&aws_smithy_mocks::Rule]) -> Client {
+        mock_client!(aws_sdk_securityhub, mode, rules, |c| c.retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(1))
+        ))
+    }
+
+    #[tokio::test]
+    async fn at_most_100_findings_go_in_one_call() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let rule = mock!(Client::batch_import_findings).then_compute_output(move |input| {
+            let n = input.findings().len();
+            seen.lock().expect("sizes").push(n);
+            accepted(n)
+        });
+        let hub = SecurityHubFindings::with_client(
+            client(RuleMode::MatchAny, &[&rule]),
+            DEFAULT_DOCS_URL,
+        );
+        hub.import(&findings(250)).await.expect("imported");
+        assert_eq!(*sizes.lock().expect("sizes"), [100, 100, 50]);
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_with_back_off() {
+        let throttled = r#"{"__type":"LimitExceededException","Message":"rate exceeded"}"#;
+        let rule = mock!(Client::batch_import_findings)
+            .sequence()
+            .http_status(429, Some(throttled.to_owned()))
+            .times(2)
+            .output(|| accepted(1))
+            .build();
+        let hub = SecurityHubFindings::with_client(
+            client(RuleMode::Sequential, &[&rule]),
+            DEFAULT_DOCS_URL,
+        );
+        hub.import(&findings(1))
+            .await
+            .expect("imported on the third try");
+        assert_eq!(rule.num_calls(), 3);
+
+        let always = mock!(Client::batch_import_findings)
+            .sequence()
+            .http_status(429, Some(throttled.to_owned()))
+            .times(5)
+            .build();
+        let hub = SecurityHubFindings::with_client(
+            client(RuleMode::Sequential, &[&always]),
+            DEFAULT_DOCS_URL,
+        );
+        let err = hub.import(&findings(1)).await.expect_err("still throttled");
+        assert_eq!(err.code, "LimitExceededException");
+        assert_eq!(always.num_calls(), 3, "the SDK's attempts, then the error");
+    }
+
+    #[tokio::test]
+    async fn a_refused_finding_is_an_error_naming_it() {
+        let rule = mock!(Client::batch_import_findings).then_output(|| {
+            BatchImportFindingsOutput::builder()
+                .success_count(1)
+                .failed_count(1)
+                .failed_findings(
+                    ImportFindingsError::builder()
+                        .id("arn:aws:kms:us-east-1:111122223333:key/0001/kms-guardrail/public-access")
+                        .error_code("InvalidInput")
+                        .error_message("Finding does not adhere to Amazon Finding Format")
+                        .build(),
+                )
+                .build()
+        });
+        let hub = SecurityHubFindings::with_client(
+            client(RuleMode::Sequential, &[&rule]),
+            DEFAULT_DOCS_URL,
+        );
+        let err = hub.import(&findings(2)).await.expect_err("refused");
+        assert_eq!(
+            (err.class, err.code.as_str()),
+            (ErrorClass::Rejected, "InvalidInput")
+        );
+        assert!(
+            err.message.contains("1 of 2 findings refused"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("key/0001"), "{}", err.message);
+    }
 }

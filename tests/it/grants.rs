@@ -5,8 +5,10 @@
 
 use kms_guardrail::engine::key_grant::{Constraints, KeyGrant};
 use kms_guardrail::engine::{Organization, RuleSet};
+use kms_guardrail::guardrail::findings::FindingState;
 use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
+    RecordingFindings,
 };
 use kms_guardrail::guardrail::ports::{Adapters, Baselines, ErrorClass, PortError};
 use kms_guardrail::guardrail::{Action, Guardrail, HandlerError, Mode, Settings, Status};
@@ -56,7 +58,13 @@ fn grant(id: &str, grantee: &str, operations: &[&str]) -> KeyGrant {
 }
 
 type Memory = Guardrail<
-    Adapters<InMemoryKeyPolicies, RecordingAlerts, InMemoryBaselines, InMemoryCheckpoints>,
+    Adapters<
+        InMemoryKeyPolicies,
+        RecordingAlerts,
+        InMemoryBaselines,
+        InMemoryCheckpoints,
+        Option<RecordingFindings>,
+    >,
 >;
 
 /// A guardrail whose organization (o-a1b2c3d4e5: the owner and 777766665555) is known.
@@ -79,6 +87,7 @@ fn guardrail(mode: Mode) -> Memory {
             alerts: RecordingAlerts::default(),
             baselines: InMemoryBaselines::default(),
             checkpoints: Default::default(),
+            findings: None,
         },
         settings,
     };
@@ -87,7 +96,13 @@ fn guardrail(mode: Mode) -> Memory {
 }
 
 type Swept = Sweeper<
-    Adapters<Paced<InMemoryKeyPolicies>, RecordingAlerts, InMemoryBaselines, InMemoryCheckpoints>,
+    Adapters<
+        Paced<InMemoryKeyPolicies>,
+        RecordingAlerts,
+        InMemoryBaselines,
+        InMemoryCheckpoints,
+        Option<RecordingFindings>,
+    >,
 >;
 
 /// The sweep over `g`'s ports, paced as by default.
@@ -99,6 +114,7 @@ fn swept(g: Memory) -> Swept {
                 alerts: g.ports.alerts,
                 baselines: g.ports.baselines,
                 checkpoints: g.ports.checkpoints,
+                findings: g.ports.findings,
             },
             settings: g.settings,
         },
@@ -564,4 +580,56 @@ fn a_failed_membership_lookup_keeps_what_was_known_and_is_not_repeated_at_once()
         Some("o-a1b2c3d4e5")
     );
     assert_eq!(m.learned_at(), Some(NOW + 20));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoked_grant_is_a_finding_until_a_sweep_sees_the_key_without_it() {
+    let mut g = guardrail(Mode::Enforce);
+    g.ports.findings = Some(RecordingFindings::default());
+    g.ports
+        .keys
+        .add_grant(KEY, grant(GRANT, FOREIGN_ROLE, &["Decrypt", "DescribeKey"]));
+    g.handle(&event("create-grant-foreign-account.json"), &rules(), NOW)
+        .await
+        .expect("handled");
+    let findings = |g: &Swept| {
+        g.guardrail
+            .ports
+            .findings
+            .as_ref()
+            .expect("on")
+            .sent()
+            .into_iter()
+            .map(|f| (f.rule.as_str(), f.state))
+            .collect::<Vec<_>>()
+    };
+    let revoked = || FindingState::Active {
+        action: "revoked".to_owned(),
+    };
+    let sweeper = swept(g);
+    // A CreateGrant event reads one grant: it opens findings, it never resolves any.
+    assert_eq!(
+        findings(&sweeper),
+        [
+            ("grant-untrusted-grantee", revoked()),
+            ("grant-unconstrained", revoked()),
+        ]
+    );
+    // The sweep reads every grant: the key has none left that violates a rule.
+    sweeper
+        .run(
+            &Request::Start { id: "s".to_owned() },
+            &rules(),
+            Limits::default(),
+            &mut |_| {},
+        )
+        .await
+        .expect("the sweep runs");
+    assert_eq!(
+        findings(&sweeper)[2..],
+        [
+            ("grant-untrusted-grantee", FindingState::Resolved),
+            ("grant-unconstrained", FindingState::Resolved),
+        ]
+    );
 }

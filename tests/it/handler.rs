@@ -12,27 +12,29 @@ use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
-const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-const GUARDRAIL_ROLE: &str = "arn:aws:iam::111122223333:role/kms-guardrail-GuardrailFunctionRole";
-const NOW: u64 = 1_795_000_000;
+pub(crate) const KEY: &str =
+    "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+pub(crate) const GUARDRAIL_ROLE: &str =
+    "arn:aws:iam::111122223333:role/kms-guardrail-GuardrailFunctionRole";
+pub(crate) const NOW: u64 = 1_795_000_000;
 
-const GOOD: &str = r#"{"Version":"2012-10-17","Statement":[
+pub(crate) const GOOD: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
   {"Sid":"App","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"}]}"#;
 
-const PUBLIC: &str = r#"{"Version":"2012-10-17","Statement":[
+pub(crate) const PUBLIC: &str = r#"{"Version":"2012-10-17","Statement":[
   {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
   {"Sid":"App","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/App"},"Action":["kms:Decrypt","kms:Encrypt"],"Resource":"*"},
   {"Sid":"backup","Effect":"Allow","Principal":{"AWS":"*"},"Action":["kms:Decrypt"],"Resource":"*"}]}"#;
 
-fn event(name: &str) -> Value {
+pub(crate) fn event(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("events")
         .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).expect("sample event")).expect("JSON")
 }
 
-fn rules() -> RuleSet {
+pub(crate) fn rules() -> RuleSet {
     let text =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rules.yaml"))
             .expect("example rules");
@@ -50,6 +52,7 @@ fn guardrail(mode: Mode) -> Memory {
             alerts: RecordingAlerts::default(),
             baselines: InMemoryBaselines::default(),
             checkpoints: Default::default(),
+            findings: None,
         },
         settings: Settings {
             mode,

@@ -12,6 +12,7 @@ mod cli;
 mod coverage;
 mod events;
 mod faults;
+mod findings;
 mod grants;
 mod handler;
 mod moto;

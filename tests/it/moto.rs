@@ -9,6 +9,7 @@ mod grants;
 mod org;
 mod refusing;
 mod reliability;
+mod securityhub;
 mod sweep;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -348,6 +349,7 @@ fn config(mode: Mode) -> Config {
         sweep_concurrency: 8,
         sweep_key_alerts: 10,
         fanout: None,
+        ..Config::from_env(|_| None).expect("the defaults")
     }
 }
 

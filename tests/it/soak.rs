@@ -20,7 +20,7 @@ use kms_guardrail::engine::{KeyContext, RuleSet};
 use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
 };
-use kms_guardrail::guardrail::ports::{Adapters, ErrorClass, PortError};
+use kms_guardrail::guardrail::ports::{Adapters, ErrorClass, NoFindings, PortError};
 use kms_guardrail::guardrail::{Action, Guardrail, HandlerError, Mode, Settings, Status};
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -125,6 +125,7 @@ async fn the_guardrail_keeps_its_promises_while_aws_fails_at_random() {
             alerts: RecordingAlerts::default(),
             baselines: InMemoryBaselines::default(),
             checkpoints: InMemoryCheckpoints::default(),
+            findings: None::<NoFindings>,
         },
         settings: Settings {
             mode: Mode::Enforce,

@@ -9,7 +9,7 @@ use kms_guardrail::guardrail::memory::{
     Call, InMemoryBaselines, InMemoryCheckpoints, InMemoryKeyPolicies, RecordingAlerts,
 };
 use kms_guardrail::guardrail::ports::{
-    Adapters, Alert, ErrorClass, GrantPage, KeyInfo, KeyPage, KeyPolicies, PortError,
+    Adapters, Alert, ErrorClass, GrantPage, KeyInfo, KeyPage, KeyPolicies, NoFindings, PortError,
 };
 use kms_guardrail::guardrail::{Action, Guardrail, Mode, Outcome, Settings, Skip, Status};
 use kms_guardrail::sweep::pace::{Op, Paced, Pacing};
@@ -210,6 +210,7 @@ fn sweeper(mode: Mode, pacing: Pacing, page_size: i32) -> Memory {
                 alerts: RecordingAlerts::default(),
                 baselines: InMemoryBaselines::default(),
                 checkpoints: Default::default(),
+                findings: None::<NoFindings>,
             },
             settings: Settings {
                 mode,
@@ -532,6 +533,7 @@ async fn keys_that_change_after_listing_are_judged_as_they_are_now() {
                 alerts: RecordingAlerts::default(),
                 baselines: InMemoryBaselines::default(),
                 checkpoints: InMemoryCheckpoints::default(),
+                findings: None::<NoFindings>,
             },
             settings: Settings {
                 mode: Mode::Enforce,

@@ -57,6 +57,9 @@ fn the_function_is_the_lambda_binary_with_the_guardrails_environment() {
         "GUARDRAIL_BASELINE_TABLE",
         "GUARDRAIL_ROLE_ARN",
         "GUARDRAIL_MEMBER_ROLE",
+        "GUARDRAIL_SECURITY_HUB",
+        "GUARDRAIL_ALERT_FORMAT",
+        "GUARDRAIL_DOCS_URL",
         "RUST_LOG",
     ]
     .map(str::to_owned)
@@ -378,4 +381,62 @@ fn the_organization_sweep_worker_is_the_same_binary_fed_one_unit_at_a_time() {
     let (condition, then, _) = if_branches(&start["GUARDRAIL_SWEEP_QUEUE_URL"]);
     assert_eq!(condition, "IsOrganization");
     assert_eq!(strings(then), ["SweepQueue"]);
+}
+
+#[test]
+fn security_hub_and_the_alert_format_are_parameters_every_function_reads() {
+    let t = template();
+    assert_eq!(
+        strings(&t["Parameters"]["SecurityHub"]["AllowedValues"]),
+        ["off", "on"]
+    );
+    assert_eq!(t["Parameters"]["SecurityHub"]["Default"], "off");
+    assert_eq!(
+        strings(&t["Parameters"]["AlertFormat"]["AllowedValues"]),
+        ["json", "chat"]
+    );
+    for function in ["GuardrailFunction", "SweepFunction", "SweepWorkerFunction"] {
+        let vars = &t["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            strings(&vars["GUARDRAIL_SECURITY_HUB"]),
+            ["SecurityHub"],
+            "{function}"
+        );
+        assert_eq!(
+            strings(&vars["GUARDRAIL_ALERT_FORMAT"]),
+            ["AlertFormat"],
+            "{function}"
+        );
+    }
+    // Only when on, and only this account's own product: imports into members go through
+    // their member role, whose template grants the same in each member.
+    let statements = t["Resources"]["GuardrailFunctionRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    let conditional = statements
+        .iter()
+        .filter_map(|s| match s {
+            Value::Tagged(t) if t.tag == "!If" => t.value.as_sequence(),
+            _ => None,
+        })
+        .find(|branches| branches[1]["Sid"] == "SecurityHubFindings")
+        .expect("a Security Hub statement");
+    assert_eq!(conditional[0], "SecurityHubOn");
+    let statement = &conditional[1];
+    assert_eq!(
+        strings(&statement["Action"]),
+        ["securityhub:BatchImportFindings"]
+    );
+    let product =
+        "arn:${AWS::Partition}:securityhub:*:${AWS::AccountId}:product/${AWS::AccountId}/default";
+    assert_eq!(strings(&statement["Resource"]), [product]);
+    let member = load("deploy/member-role.yaml");
+    let member_statements = member["Resources"]["MemberRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    assert!(member_statements.iter().any(|s| strings(&s["Action"])
+        == ["securityhub:BatchImportFindings"]
+        && strings(&s["Resource"]) == [product]));
 }

@@ -149,6 +149,7 @@ async fn work(
                 alerts: None::<Counted>,
                 baselines: None::<crate::guardrail::memory::InMemoryBaselines>,
                 checkpoints: Carried::new(message.checkpoint.clone()),
+                findings: None::<crate::guardrail::ports::NoFindings>,
             },
             settings: Settings {
                 mode: Mode::Enforce,

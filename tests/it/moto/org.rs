@@ -67,7 +67,7 @@ async fn hub_app(hub: &SdkConfig) -> (App, String) {
 
 /// `event` as the hub bus delivers it: forwarding rewrites the envelope to the hub's
 /// account and region.
-fn forwarded(mut event: Value) -> Value {
+pub(super) fn forwarded(mut event: Value) -> Value {
     event["account"] = Value::String(ACCOUNT.to_owned());
     event["region"] = Value::String(REGION.to_owned());
     event
