@@ -59,7 +59,7 @@ def main():
         topic, queue = moto.guardrail_resources()
         key = kms.create_key(Policy=json.dumps(SANE), Description="demo data key")["KeyMetadata"]
         print(f"key {key['Arn']}\npolicy statements: {sids(json.dumps(SANE))}")
-        env = {**os.environ, **moto.environment(topic), "RUST_LOG": "warn"}
+        env = {**os.environ, **moto.environment(topic), "RUST_LOG": "warn", "GUARDRAIL_SECURITY_HUB": "on"}
 
         step("The guardrail sees the key's creation and records its policy as the last known-good")
         out = replay(env, event("put-key-policy-compliant.json", key["KeyId"], SANE))
@@ -86,8 +86,16 @@ def main():
             print(f"actor:      {body['actor']['arn']} from {body['event']['source_ip']}")
             print(f"outcome:    {body['outcome']}")
 
+        step("The findings, in the key's account's Security Hub")
+        findings = moto.client("securityhub").get_findings()["Findings"]
+        for f in findings:
+            print(f"{f['Severity']['Label']:8} {f['GeneratorId']:32} {f['RecordState']} "
+                  f"{f['Compliance']['Status']}, action {f['ProductFields']['kms-guardrail/action']}")
+        print(f"resource:   {findings[0]['Resources'][0]['Type']} {findings[0]['Resources'][0]['Id']}" if findings else "none")
+
         reverted = out["action"] == "reverted" and sids(now) == sids(json.dumps(SANE))
         alerted = any(body["action"] == "reverted" for _, _, body in alerts)
+        alerted = alerted and any(f["ProductFields"]["kms-guardrail/action"] == "reverted" for f in findings)
 
         step("A key opened to the world before the guardrail existed: no event will ever come")
         old = kms.create_key(Policy=json.dumps(PUBLIC), Description="legacy key")["KeyMetadata"]
@@ -107,6 +115,9 @@ def main():
         summaries = [subject for subject, attrs, _ in moto.alerts(queue) if attrs.get("action") == "sweep-summary"]
         for subject in summaries:
             print(f"summary alert: {subject}")
+        states = [f["RecordState"] for f in moto.client("securityhub").get_findings()["Findings"]]
+        print(f"Security Hub: {states.count('ACTIVE')} active findings (the legacy key's), "
+              f"{states.count('ARCHIVED')} archived (the first key complies again)")
 
         print()
         if reverted and alerted and swept and summaries:
