@@ -167,10 +167,7 @@ impl<P: Ports> Guardrail<P> {
             // Still import the violations; which earlier ones to resolve is unknown.
             Err(err) => {
                 tracing::warn!(key = %e.key_arn, error = %err, "open findings could not be tracked");
-                Tracked {
-                    opened: open.iter().map(|&(r, t)| (r.to_owned(), t)).collect(),
-                    closed: Vec::new(),
-                }
+                Tracked::untracked(&open)
             }
         };
         let finding = |rule: RuleId, state, description, first_seen| KeyFinding {

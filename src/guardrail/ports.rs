@@ -277,6 +277,16 @@ pub struct Tracked {
     pub closed: Vec<(String, u64)>,
 }
 
+impl Tracked {
+    /// What is known without a store: each of `open` first seen when asked, none closed.
+    pub fn untracked(open: &[(&str, u64)]) -> Self {
+        Tracked {
+            opened: open.iter().map(|&(r, t)| (r.to_owned(), t)).collect(),
+            closed: Vec::new(),
+        }
+    }
+}
+
 /// The failure of an outbox without a table.
 fn no_table() -> PortError {
     PortError::new(
@@ -360,10 +370,7 @@ impl<B: Baselines + Sync> Baselines for Option<B> {
     ) -> Result<Tracked, PortError> {
         match self {
             Some(store) => store.track_findings(key_arn, open, close).await,
-            None => Ok(Tracked {
-                opened: open.iter().map(|&(r, t)| (r.to_owned(), t)).collect(),
-                closed: Vec::new(),
-            }),
+            None => Ok(Tracked::untracked(open)),
         }
     }
 }
