@@ -1,7 +1,8 @@
 //! The alert for one outcome: a subject of at most 100 characters, `severity` and `action`
 //! attributes to filter on, and a JSON body with the key, the actor, the findings, what was
 //! done and the policy before and after (README, "The guardrail") — or, for a grant, the
-//! grant (id, grantee, retiring principal, operations, constraints, issuing account).
+//! grant (id, grantee, retiring principal, operations, constraints, issuing account) — and
+//! any alert as a chat applications' custom notification ([`chat`]).
 
 use super::grant::GrantVerdict;
 use super::ports::Alert;

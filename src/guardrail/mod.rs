@@ -1,7 +1,7 @@
 //! The guardrail's decision for one event (or one key the sweep listed): intake → `DescribeKey` → `GetKeyPolicy` (settled
 //! against stale reads) → evaluate → record the baseline, or plan, check and write a revert
-//! and read it back → alert. Generic over the [`ports`], so the same code runs against AWS,
-//! against moto, and in memory.
+//! and read it back → alert → publish its findings (Security Hub, [`findings`]). Generic over
+//! the [`ports`], so the same code runs against AWS, against moto, and in memory.
 //!
 //! Errors are classified: transient AWS faults come back as [`HandlerError::Transient`] so
 //! Lambda retries; permanent ones (missing key, wrong state, access denied, a refused write)
