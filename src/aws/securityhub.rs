@@ -6,9 +6,10 @@
 //!
 //! A finding's `Id` is the key ARN and the rule, so a later evaluation updates it rather
 //! than adding one. A resolved finding is imported again as `ARCHIVED` with compliance
-//! `PASSED` (Security Hub then sets its workflow to `RESOLVED`): a finding provider may not
-//! set the workflow, the note or the user-defined fields of a finding it already created, so
-//! what changes between imports is in `ProductFields`.
+//! `PASSED`: archiving is how a finding provider retires a finding (it leaves Security Hub's
+//! active views). A provider may not change the workflow, the note or the user-defined
+//! fields of a finding it already created — those are the team's (`BatchUpdateFindings`) —
+//! so what changes between imports is in `ProductFields`.
 
 use super::classify;
 use super::clients::Clients;
@@ -398,7 +399,7 @@ mod tests {
             resolved.compliance().and_then(|c| c.status()),
             Some(&ComplianceStatus::Passed)
         );
-        // Archiving resolves it; a provider may not set the workflow of its finding.
+        // Archiving retires it; the workflow of a finding it created is not the provider's.
         assert_eq!(resolved.workflow(), None);
         assert_eq!(
             field(resolved.product_fields(), "kms-guardrail/action"),
