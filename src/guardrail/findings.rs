@@ -147,14 +147,11 @@ fn describe(findings: &[&Finding]) -> String {
 }
 
 impl<P: Ports> Guardrail<P> {
-    /// Publishes what `out` found about `e`'s key (when findings are enabled): imports its
-    /// violations as active findings and resolves the earlier ones it no longer has. A
-    /// failure is logged and recorded in the outcome; nothing else changes.
+    /// Publishes what `out` found about `e`'s key (the caller checks findings are enabled):
+    /// imports its violations as active findings and resolves the earlier ones it no longer
+    /// has. A failure is logged and recorded in the outcome; nothing else changes.
     pub(super) async fn report_findings(&self, e: &KeyEvent, out: &mut Outcome, now: u64) {
         let hub = self.ports.findings();
-        if !hub.enabled() {
-            return;
-        }
         let changes = changes(e, out);
         if changes.open.is_empty() && changes.close.is_empty() {
             return;

@@ -21,7 +21,7 @@ use engine::policy::Policy;
 use engine::remediate;
 use engine::report::{Finding, Report};
 use engine::rules::{RuleAction, RuleSet};
-use ports::{Alerts, Baselines, Budget, ErrorClass, KeyPolicies, PortError, Ports};
+use ports::{Alerts, Baselines, Budget, ErrorClass, Findings, KeyPolicies, PortError, Ports};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -469,7 +469,8 @@ impl<P: Ports> Guardrail<P> {
             .await
     }
 
-    /// The decision for one key, then its findings published (`findings`).
+    /// The decision for one key, then — when findings are enabled — its findings published
+    /// (`findings`).
     async fn handle_key(
         &self,
         e: &KeyEvent,
@@ -477,7 +478,9 @@ impl<P: Ports> Guardrail<P> {
         now: u64,
     ) -> Result<Outcome, HandlerError> {
         let mut out = Box::pin(self.decide(e, rules, now)).await?;
-        Box::pin(self.report_findings(e, &mut out, now)).await;
+        if self.ports.findings().enabled() {
+            Box::pin(self.report_findings(e, &mut out, now)).await;
+        }
         Ok(out)
     }
 
