@@ -416,7 +416,12 @@ impl<'a> Reader<'a> {
         self.bytes.get(self.pos..).unwrap_or_default()
     }
 
+    // Most calls stand at a value or a delimiter already: that costs one comparison here.
+    #[inline(always)]
     fn skip_ws(&mut self) {
+        if self.peek_byte().is_some_and(|b| b > b' ') {
+            return;
+        }
         self.pos += whitespace_run(self.rest());
     }
 

@@ -170,6 +170,7 @@ impl<'a> Policy<'a> {
         let mut builder = Builder {
             reader: Reader::new(text),
             problems: Vec::new(),
+            values: Vec::new(),
         };
         builder.check_text(text);
         let read = builder.reader.peek().and_then(|kind| match kind {
@@ -177,7 +178,9 @@ impl<'a> Policy<'a> {
             // Still read to the end: text that is not JSON is reported as such.
             other => builder.reader.skip().map(|_| Err(other)),
         });
-        let Builder { reader, problems } = builder;
+        let Builder {
+            reader, problems, ..
+        } = builder;
         let (read, duplicates) = read
             .and_then(|read| reader.end().map(|duplicates| (read, duplicates)))
             .map_err(|at| at.into_error(text))?;
@@ -221,6 +224,9 @@ pub fn is_allowed_char(c: char) -> bool {
 struct Builder<'a> {
     reader: Reader<'a>,
     problems: Vec<Problem>,
+    /// Where a list of values is gathered before it is moved into the model, so each list
+    /// costs one allocation of its own size, not a growing vector's several.
+    values: Vec<Cow<'a, str>>,
 }
 
 impl<'a> Builder<'a> {
@@ -480,16 +486,26 @@ impl<'a> Builder<'a> {
     /// A string or a list of strings; numbers and booleans are taken in their JSON
     /// spelling (IAM does the same), anything else is a problem and skipped.
     fn string_list(&mut self, at: Option<usize>, what: &str) -> Step<Vec<Cow<'a, str>>> {
-        let mut out = Vec::new();
+        let mut values = std::mem::take(&mut self.values);
+        values.clear();
+        self.gather(at, what, &mut values)?;
+        let mut list = Vec::with_capacity(values.len());
+        list.append(&mut values);
+        self.values = values;
+        Ok(list)
+    }
+
+    /// Appends the next value's strings (see [`Builder::string_list`]) to `out`.
+    fn gather(&mut self, at: Option<usize>, what: &str, out: &mut Vec<Cow<'a, str>>) -> Step<()> {
         if self.reader.peek()? == Kind::Array {
             let mut open = self.reader.open_array()?;
             while self.reader.item(&mut open)? {
-                self.scalar(at, what, &mut out)?;
+                self.scalar(at, what, out)?;
             }
         } else {
-            self.scalar(at, what, &mut out)?;
+            self.scalar(at, what, out)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     fn scalar(&mut self, at: Option<usize>, what: &str, out: &mut Vec<Cow<'a, str>>) -> Step<()> {
@@ -545,9 +561,13 @@ impl<'a> Builder<'a> {
                         self.reader.skip()?;
                         continue;
                     };
-                    for value in self.string_list(at, what)? {
-                        principals.entries.push(PrincipalEntry { kind, value });
-                    }
+                    let mut values = std::mem::take(&mut self.values);
+                    values.clear();
+                    self.gather(at, what, &mut values)?;
+                    principals
+                        .entries
+                        .extend(values.drain(..).map(|value| PrincipalEntry { kind, value }));
+                    self.values = values;
                 }
                 if members == 0 {
                     let span = self.since(open.start);
