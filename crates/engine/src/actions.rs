@@ -370,6 +370,10 @@ fn matching(prefix: &[u8], exact: bool) -> u64 {
                         .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
                 }))
         {
+            // Catalogue names are unique: an exact name has no second match.
+            if exact {
+                return 1 << i;
+            }
             set |= 1 << i;
         }
     }
