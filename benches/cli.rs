@@ -19,10 +19,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The allocator the CLI ships with (`src/bin/kms-guardrail.rs`), so this measures it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Runs of each measurement; the median is reported.
 const RUNS: usize = 7;
 

@@ -15,10 +15,6 @@ use engine::{KeyContext, Policy, check, evaluate};
 use inputs::{OWNER, maximum, rules, typical};
 use std::hint::black_box;
 
-/// The allocator the CLI ships with (`src/bin/kms-guardrail.rs`), so this measures it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn bench(c: &mut Criterion) {
     let rules = rules();
     let ctx = KeyContext::for_account(Some(OWNER));

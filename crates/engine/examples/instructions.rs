@@ -12,10 +12,6 @@
 #[path = "../benches/inputs/mod.rs"]
 mod inputs;
 
-/// The allocator the CLI ships with (`src/bin/kms-guardrail.rs`), so this measures it.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use engine::{KeyContext, Policy, check, evaluate};
 use std::hint::black_box;
 
