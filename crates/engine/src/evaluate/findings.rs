@@ -26,13 +26,25 @@ impl Merged {
         if self.actions == ActionSet::ALL {
             return "every key action (kms:*)".to_owned();
         }
-        let names = self.actions.display_names();
-        match names.get(..3) {
-            Some(first) if names.len() > 4 => {
-                format!("{} key actions ({}, …)", names.len(), first.join(", "))
-            }
-            _ => names.join(", "),
+        // Written straight into one string: no name is allocated on its own.
+        let count = self.actions.names().count();
+        let shown = if count > 4 { 3 } else { count };
+        let mut out = String::new();
+        if count > 4 {
+            out.push_str(&count.to_string());
+            out.push_str(" key actions (");
         }
+        for (i, name) in self.actions.names().take(shown).enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str("kms:");
+            out.push_str(name);
+        }
+        if count > 4 {
+            out.push_str(", …)");
+        }
+        out
     }
 
     /// The principals, each in backticks.
@@ -195,5 +207,50 @@ impl<'p> Findings<'p> {
             findings,
             notes: self.notes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::{ActionMatch, expand};
+
+    fn phrase(names: &[&str]) -> String {
+        let actions = names
+            .iter()
+            .fold(ActionSet::EMPTY, |set, name| match expand(name) {
+                ActionMatch::Key(s) => set.union(s),
+                other => panic!("{name}: {other:?}"),
+            });
+        Merged {
+            principals: Vec::new(),
+            actions,
+            subjects: Vec::new(),
+        }
+        .actions_phrase()
+    }
+
+    #[test]
+    fn actions_phrase_lists_few_and_counts_many() {
+        assert_eq!(phrase(&["kms:*"]), "every key action (kms:*)");
+        assert_eq!(
+            phrase(&["kms:Encrypt", "kms:Decrypt"]),
+            "kms:Decrypt, kms:Encrypt"
+        );
+        assert_eq!(
+            phrase(&["kms:Decrypt", "kms:Encrypt", "kms:Sign", "kms:Verify"]),
+            "kms:Decrypt, kms:Encrypt, kms:Sign, kms:Verify"
+        );
+        assert_eq!(
+            phrase(&[
+                "kms:Decrypt",
+                "kms:Encrypt",
+                "kms:Sign",
+                "kms:Verify",
+                "kms:DescribeKey"
+            ]),
+            "5 key actions (kms:Decrypt, kms:DescribeKey, kms:Encrypt, …)"
+        );
+        assert_eq!(phrase(&[]), "");
     }
 }
