@@ -149,6 +149,10 @@ def main():
             env = moto.environment(topic)
             (workdir / "function.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
 
+            # Built before the emulator starts, not by it on the first invocation: a build
+            # that fails there (a full disk, once) only showed as the invocation timing out
+            # after 600 s; here it stops the test at once with cargo's own error.
+            subprocess.run(["cargo", "build", "--locked", "--bin", FUNCTION], cwd=ROOT, check=True)
             port = free_port()
             log = open(workdir / "watch.log", "w")
             watch = subprocess.Popen(
