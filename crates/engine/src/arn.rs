@@ -21,8 +21,8 @@ impl<'a> Arn<'a> {
     pub fn parse(text: &'a str) -> Option<Arn<'a>> {
         let rest = text.strip_prefix("arn:")?;
         // The first four colons end the first four fields: a plain byte loop, as the fields
-        // before the resource are a few bytes each (an iterator chain here cost twice as
-        // much per ARN).
+        // before the resource are a few bytes each (the iterator chain it replaced cost a
+        // quarter more instructions per ARN).
         let mut ends = [0usize; 4];
         let mut found = 0;
         for (i, &b) in rest.as_bytes().iter().enumerate() {

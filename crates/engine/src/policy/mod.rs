@@ -486,13 +486,27 @@ impl<'a> Builder<'a> {
     /// A string or a list of strings; numbers and booleans are taken in their JSON
     /// spelling (IAM does the same), anything else is a problem and skipped.
     fn string_list(&mut self, at: Option<usize>, what: &str) -> Step<Vec<Cow<'a, str>>> {
+        self.with_values(at, what, |values| {
+            let mut list = Vec::with_capacity(values.len());
+            list.append(values);
+            list
+        })
+    }
+
+    /// Gathers the next value's strings in the shared buffer and hands it to `take`, which
+    /// moves them out (into one allocation of their number).
+    fn with_values<T>(
+        &mut self,
+        at: Option<usize>,
+        what: &str,
+        take: impl FnOnce(&mut Vec<Cow<'a, str>>) -> T,
+    ) -> Step<T> {
         let mut values = std::mem::take(&mut self.values);
         values.clear();
         self.gather(at, what, &mut values)?;
-        let mut list = Vec::with_capacity(values.len());
-        list.append(&mut values);
+        let taken = take(&mut values);
         self.values = values;
-        Ok(list)
+        Ok(taken)
     }
 
     /// Appends the next value's strings (see [`Builder::string_list`]) to `out`.
@@ -561,13 +575,11 @@ impl<'a> Builder<'a> {
                         self.reader.skip()?;
                         continue;
                     };
-                    let mut values = std::mem::take(&mut self.values);
-                    values.clear();
-                    self.gather(at, what, &mut values)?;
-                    principals
-                        .entries
-                        .extend(values.drain(..).map(|value| PrincipalEntry { kind, value }));
-                    self.values = values;
+                    let entries = &mut principals.entries;
+                    self.with_values(at, what, |values| {
+                        entries
+                            .extend(values.drain(..).map(|value| PrincipalEntry { kind, value }));
+                    })?;
                 }
                 if members == 0 {
                     let span = self.since(open.start);
