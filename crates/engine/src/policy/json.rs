@@ -219,7 +219,8 @@ impl<'a> Reader<'a> {
             bytes: text.as_bytes(),
             pos: 0,
             depth: 0,
-            keys: Vec::new(),
+            // Room for the names of the objects a policy nests (a statement has ≤ 8).
+            keys: Vec::with_capacity(16),
             duplicates: Vec::new(),
         }
     }
@@ -227,6 +228,11 @@ impl<'a> Reader<'a> {
     /// The byte offset reached: after [`Reader::peek`], where the next value starts.
     pub fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// How many bytes are left to read.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
     }
 
     /// Skips whitespace and tells the kind of the next value, without reading it.
