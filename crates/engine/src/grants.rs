@@ -10,7 +10,7 @@ use crate::actions::{self, ActionMatch, ActionSet};
 use crate::arn::{self, Arn};
 use crate::condition::{self, AllowEffect, Atom, DenyEffect};
 use crate::glob;
-use crate::policy::{Effect, Names, Policy, Principals, Statement};
+use crate::policy::{Effect, Names, Policy, Statement};
 use crate::principal::{self, Principal};
 use std::rc::Rc;
 
@@ -115,14 +115,8 @@ impl<'a> Normalized<'a> {
     /// The effective grants of `policy` (the one normalized) of the actions in `only`, for
     /// the requests `view` names, reusing the per-statement work (actions, principals,
     /// resource) already done. Statements with none of those actions are passed over.
-    pub fn grants_in(
-        &self,
-        policy: &'a Policy<'_>,
-        ctx: &KeyContext,
-        view: View,
-        only: ActionSet,
-    ) -> Vec<Grant<'a>> {
-        grants_for(policy, ctx, view, &self.prepared, only)
+    pub fn grants_in(&self, policy: &'a Policy<'_>, view: View, only: ActionSet) -> Vec<Grant<'a>> {
+        grants_for(policy, view, &self.prepared, only)
     }
 }
 
@@ -175,11 +169,12 @@ pub fn has_request_only_conditions(policy: &Policy<'_>) -> bool {
 pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -> Normalized<'a> {
     let mut statements = Vec::with_capacity(policy.statements.len());
     let mut prepared = Vec::with_capacity(policy.statements.len());
+    let partition = ctx.partition();
     for statement in &policy.statements {
         let mut facts = StatementFacts::default();
         let actions = statement_actions(statement, &mut facts);
         let applies = statement_applies(statement, ctx, &mut facts);
-        let principals = statement_principals(statement, ctx, &mut facts);
+        let principals = statement_principals(statement, partition, &mut facts);
         prepared.push(Prepared {
             actions,
             applies,
@@ -189,7 +184,7 @@ pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -
         statements.push(facts);
     }
     Normalized {
-        grants: grants_for(policy, ctx, view, &prepared, ActionSet::ALL),
+        grants: grants_for(policy, view, &prepared, ActionSet::ALL),
         statements,
         prepared,
     }
@@ -199,13 +194,14 @@ pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -
 /// `view`: each Allow's grants, less what the Denies take away.
 fn grants_for<'a>(
     policy: &'a Policy<'_>,
-    ctx: &KeyContext,
     view: View,
     prepared: &[Prepared<'a>],
     only: ActionSet,
 ) -> Vec<Grant<'a>> {
-    let mut grants = Vec::new();
+    let mut grants = Vec::with_capacity(prepared.len() * 2);
     let mut denies = Vec::new();
+    // One shared copy of each distinct clause, the Allows' and the Denies' caps alike.
+    let mut pool = Vec::new();
     for (statement, p) in policy.statements.iter().zip(prepared) {
         let actions = p.actions.intersection(only);
         if !p.live || actions.is_empty() {
@@ -214,18 +210,25 @@ fn grants_for<'a>(
         let holds = conditions_hold(statement, view);
         match statement.effect {
             Effect::Allow if holds != Holds::Never => {
-                allow_grants(statement, actions, &p.principals, &mut grants);
+                allow_grants(statement, actions, &p.principals, &mut pool, &mut grants);
             }
             // Only a Deny that certainly applies to this key takes anything away.
             Effect::Deny if p.applies == Applies::Yes && holds != Holds::Never => {
-                denies.push((statement, actions, holds == Holds::Always));
+                denies.push((statement, p, actions, holds == Holds::Always));
             }
             _ => {}
         }
     }
-    let mut caps = Vec::new();
-    for (deny, actions, unconditional) in denies {
-        apply_deny(deny, actions, unconditional, ctx, &mut caps, &mut grants);
+    for (deny, p, actions, unconditional) in denies {
+        let denied = DeniedPrincipals::new(deny, &p.principals);
+        apply_deny(
+            deny,
+            &denied,
+            actions,
+            unconditional,
+            &mut pool,
+            &mut grants,
+        );
     }
     grants.retain(|g| !g.actions.is_empty());
     grants.sort_by_key(|g| g.statement);
@@ -382,10 +385,12 @@ fn could_start_with(pattern: &str, prefix: &str) -> bool {
     true
 }
 
-/// Classifies every principal entry, recording invalid ones; returns (meaning, as written).
+/// Classifies every principal entry (`partition` is the key's, when known), recording
+/// invalid ones; returns (meaning, as written) — `*` as any account, entries that denote
+/// nothing left out.
 fn statement_principals<'a>(
     statement: &'a Statement<'_>,
-    ctx: &KeyContext,
+    partition: Option<&str>,
     facts: &mut StatementFacts<'a>,
 ) -> Vec<(Principal<'a>, &'a str)> {
     let Some(p) = &statement.principal else {
@@ -396,7 +401,7 @@ fn statement_principals<'a>(
         out.push((Principal::AnyAccount, "*"));
     }
     for entry in &p.entries {
-        let c = principal::classify(entry.kind, &entry.value, ctx.partition());
+        let c = principal::classify(entry.kind, &entry.value, partition);
         if let Some(reason) = c.invalid {
             facts
                 .invalid_principals
@@ -413,6 +418,7 @@ fn allow_grants<'a>(
     statement: &'a Statement<'_>,
     actions: ActionSet,
     principals: &[(Principal<'a>, &'a str)],
+    pool: &mut Vec<Clause<'a>>,
     grants: &mut Vec<Grant<'a>>,
 ) {
     let mut clauses = Vec::new();
@@ -424,7 +430,7 @@ fn allow_grants<'a>(
         values.clear();
         values.extend(c.values.iter().map(|v| v.as_ref()));
         if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, &values) {
-            clauses.push(Clause::from([atom]));
+            clauses.push(interned(pool, Clause::from([atom])));
         }
         service_scoped |= condition::scopes_service(op, &c.key, &values);
         aws_resource_grants_only |= condition::limits_grants_to_aws_services(op, &c.key, &values);
@@ -449,34 +455,36 @@ fn allow_grants<'a>(
     }
 }
 
-/// `clause` as one shared copy: the equal one in `caps` if there is one, else `clause`,
-/// added. Denies that repeat one perimeter (many statements, one data perimeter) then cap
-/// grants with the same `Rc`, and a grant's "already capped" check is a pointer comparison
-/// instead of comparing every atom of every clause it holds, Deny after Deny.
-fn interned<'a>(caps: &mut Vec<Clause<'a>>, clause: Clause<'a>) -> Clause<'a> {
-    if let Some(same) = caps.iter().find(|c| **c == clause) {
+/// `clause` as one shared copy: the equal one in `pool` if there is one, else `clause`,
+/// added. Every clause of every grant is taken from the pool (an Allow's conditions and a
+/// Deny's caps alike), so equal clauses are one `Rc`, and a grant's "already capped" check
+/// is a pointer comparison instead of comparing every atom of every clause it holds, Deny
+/// after Deny (many Denies often repeat one data perimeter).
+fn interned<'a>(pool: &mut Vec<Clause<'a>>, clause: Clause<'a>) -> Clause<'a> {
+    if let Some(same) = pool.iter().find(|c| **c == clause) {
         return Rc::clone(same);
     }
-    caps.push(Rc::clone(&clause));
+    pool.push(Rc::clone(&clause));
     clause
 }
 
-/// Whether `clauses` hold `cap`: the same shared copy, or an equal one.
+/// Whether `clauses` hold `cap`: as both come from one pool ([`interned`]), an equal clause
+/// is the same shared copy.
 fn holds(clauses: &[Clause<'_>], cap: &Clause<'_>) -> bool {
-    clauses.iter().any(|c| Rc::ptr_eq(c, cap)) || clauses.contains(cap)
+    clauses.iter().any(|c| Rc::ptr_eq(c, cap))
 }
 
 fn apply_deny<'a>(
     deny: &'a Statement<'_>,
+    denied: &DeniedPrincipals<'a, '_>,
     deny_actions: ActionSet,
     unconditional: bool,
-    ctx: &KeyContext,
-    caps: &mut Vec<Clause<'a>>,
+    pool: &mut Vec<Clause<'a>>,
     grants: &mut Vec<Grant<'a>>,
 ) {
-    let Some(deny_principals) = &deny.principal else {
+    if deny.principal.is_none() {
         return;
-    };
+    }
     let mut perimeter: Vec<Atom<'a>> = Vec::new();
     let mut spares_services = false;
     let mut values: Vec<&str> = Vec::new();
@@ -492,16 +500,15 @@ fn apply_deny<'a>(
             DenyEffect::Unknown => return,
         }
     }
-    let denied = DeniedPrincipals::new(deny_principals, ctx);
     // A NotPrincipal Deny leaves a grant to any account only to the principals it lists
     // (or, with conditions, to them or to callers inside its perimeter).
     let spared: Option<Clause<'a>> = denied.spared_accounts().map(|accounts| {
         let mut atoms = vec![Atom::accounts(accounts)];
         atoms.extend(perimeter.iter().cloned());
-        interned(caps, Clause::from(atoms))
+        interned(pool, Clause::from(atoms))
     });
     let perimeter: Option<Clause<'a>> =
-        (!perimeter.is_empty()).then(|| interned(caps, Clause::from(perimeter)));
+        (!perimeter.is_empty()).then(|| interned(pool, Clause::from(perimeter)));
     let mut capped = Vec::new();
     for grant in grants.iter_mut() {
         let hit = grant.actions.intersection(deny_actions);
@@ -537,25 +544,26 @@ fn apply_deny<'a>(
     grants.extend(capped);
 }
 
-/// A Deny's principal element, classified once.
-struct DeniedPrincipals<'a> {
+/// A Deny's principal element, as its statement was classified ([`Prepared`]).
+struct DeniedPrincipals<'a, 'p> {
     negated: bool,
     star: bool,
-    entries: Vec<Principal<'a>>,
+    prepared: &'p [(Principal<'a>, &'a str)],
 }
 
-impl<'a> DeniedPrincipals<'a> {
-    fn new(deny: &'a Principals<'_>, ctx: &KeyContext) -> Self {
-        let entries: Vec<Principal<'a>> = deny
-            .entries
-            .iter()
-            .map(|e| principal::classify(e.kind, &e.value, ctx.partition()).principal)
-            .collect();
+impl<'a, 'p> DeniedPrincipals<'a, 'p> {
+    /// `deny`'s principal element, its entries as classified in `prepared` (where `*` is
+    /// any account and entries that denote nobody are left out: they deny and spare no one).
+    fn new(deny: &Statement<'_>, prepared: &'p [(Principal<'a>, &'a str)]) -> Self {
         DeniedPrincipals {
-            negated: deny.negated,
-            star: deny.star || entries.contains(&Principal::AnyAccount),
-            entries,
+            negated: deny.principal.as_ref().is_some_and(|p| p.negated),
+            star: prepared.iter().any(|(p, _)| *p == Principal::AnyAccount),
+            prepared,
         }
+    }
+
+    fn entries(&self) -> impl Iterator<Item = Principal<'a>> + '_ {
+        self.prepared.iter().map(|(p, _)| *p)
     }
 
     /// For a `NotPrincipal` Deny: the accounts of the principals it spares, when every one
@@ -567,7 +575,7 @@ impl<'a> DeniedPrincipals<'a> {
             return None;
         }
         let mut accounts = Vec::new();
-        for e in &self.entries {
+        for e in self.entries() {
             match e {
                 Principal::Nothing => {}
                 p => accounts.push(p.account()?),
@@ -588,14 +596,13 @@ impl<'a> DeniedPrincipals<'a> {
             }
             return match grant.principal {
                 Principal::AnyAccount | Principal::Nothing => false,
-                p => !self.entries.iter().any(|e| spares(*e, p)),
+                p => !self.entries().any(|e| spares(e, p)),
             };
         }
         self.star
             || self
-                .entries
-                .iter()
-                .any(|e| denied_entry_covers(*e, grant.principal))
+                .entries()
+                .any(|e| denied_entry_covers(e, grant.principal))
     }
 }
 

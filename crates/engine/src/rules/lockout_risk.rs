@@ -31,12 +31,9 @@ fn check(a: &Analysis<'_>, out: &mut Findings<'_>) {
     // request meets it (the ordinary grants are that already when no condition uses one).
     let put_view;
     let grants = if grants::has_request_only_conditions(a.policy) {
-        put_view = a.normalized.grants_in(
-            a.policy,
-            a.ctx,
-            View::PutKeyPolicy,
-            ActionSet::PUT_KEY_POLICY,
-        );
+        put_view = a
+            .normalized
+            .grants_in(a.policy, View::PutKeyPolicy, ActionSet::PUT_KEY_POLICY);
         &put_view
     } else {
         &a.normalized.grants
