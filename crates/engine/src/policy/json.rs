@@ -274,6 +274,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads the string that [`Reader::peek`] just found ([`Kind::String`]) — what
+    /// [`Reader::scalar`] does for a string, without looking at the value's kind again.
+    #[inline(always)]
+    pub fn peeked_string(&mut self) -> Step<Cow<'a, str>> {
+        if self.peek_byte() != Some(b'"') {
+            return Err(self.fail("expected a string"));
+        }
+        self.string()
+    }
+
     /// Reads (and checks) the next value whatever it is; returns its kind.
     pub fn skip(&mut self) -> Step<Kind> {
         let kind = self.peek()?;
@@ -440,26 +450,37 @@ impl<'a> Reader<'a> {
         }
     }
 
-    // Inlined: returned through memory, the result's load stalls on the stores just made.
+    /// The string the reader stands at, when it holds no escape: borrowed from the text and
+    /// returned in two registers. `None`, with nothing read, for any other string (escapes,
+    /// a control character, no closing quote), which [`Reader::string`] reads or rejects.
+    #[inline(always)]
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        let end = start + plain_run(self.bytes.get(start..)?);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        let s = self.text.get(start..end)?;
+        self.pos = end + 1;
+        Some(s)
+    }
+
+    /// The string the reader stands at (after its opening quote was seen), unescaped.
+    // Inlined, and its common case first: a `Cow` returned through memory was stored in
+    // pieces and loaded whole by the caller, a store-forwarding stall on every string.
     #[inline(always)]
     fn string(&mut self) -> Step<Cow<'a, str>> {
+        match self.plain_string() {
+            Some(s) => Ok(Cow::Borrowed(s)),
+            None => self.escaped_string(),
+        }
+    }
+
+    /// A string with escapes (or not a valid one): unescaped into an owned copy.
+    fn escaped_string(&mut self) -> Step<Cow<'a, str>> {
         self.pos += 1; // opening quote
         let start = self.pos;
-        // Fast path: no escapes, borrow the text.
         self.pos += plain_run(self.rest());
-        loop {
-            match self.peek_byte() {
-                None => return Err(self.fail("unterminated string")),
-                Some(b'"') => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(0x00..=0x1f) => return Err(self.fail("control character in a string")),
-                Some(_) => self.pos += 1,
-            }
-        }
         let mut out = String::from(&self.text[start..self.pos]);
         loop {
             match self.peek_byte() {

@@ -476,9 +476,8 @@ impl<'a> Builder<'a> {
     /// The next value as a string (`None`, reported, when it is not one), with its span.
     fn string(&mut self, at: Option<usize>, what: &str) -> Step<(Option<Cow<'a, str>>, Span)> {
         let start = self.reader.pos();
-        if self.reader.peek()? == Kind::String
-            && let Scalar::String(s) = self.reader.scalar()?
-        {
+        if self.reader.peek()? == Kind::String {
+            let s = self.reader.peeked_string()?;
             return Ok((Some(s), self.since(start)));
         }
         self.skip_as_problem(at, |kind| {
@@ -527,10 +526,12 @@ impl<'a> Builder<'a> {
     }
 
     fn scalar(&mut self, at: Option<usize>, what: &str, out: &mut Vec<Cow<'a, str>>) -> Step<()> {
-        if matches!(
-            self.reader.peek()?,
-            Kind::String | Kind::Number | Kind::Bool
-        ) {
+        let kind = self.reader.peek()?;
+        if kind == Kind::String {
+            out.push(self.reader.peeked_string()?);
+            return Ok(());
+        }
+        if matches!(kind, Kind::Number | Kind::Bool) {
             match self.reader.scalar()? {
                 Scalar::String(s) => out.push(s),
                 Scalar::Number(n) => out.push(Cow::Borrowed(n)),
