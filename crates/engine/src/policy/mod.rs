@@ -474,6 +474,9 @@ impl<'a> Builder<'a> {
     }
 
     /// The next value as a string (`None`, reported, when it is not one), with its span.
+    // Inlined: its result, returned through memory, was loaded whole right after being
+    // stored in pieces (a store-forwarding stall on every `Sid` and `Effect`).
+    #[inline(always)]
     fn string(&mut self, at: Option<usize>, what: &str) -> Step<(Option<Cow<'a, str>>, Span)> {
         let start = self.reader.pos();
         if self.reader.peek()? == Kind::String {
