@@ -5,6 +5,7 @@
 //! intersection and difference are single instructions, and `NotAction` is a complement.
 
 use crate::glob;
+use crate::words::{HIGHS, ONES, half, word};
 
 /// Every action that a KMS key policy can grant on the key itself, in canonical spelling.
 /// Account-level actions (`kms:CreateKey`, `kms:ListKeys`, custom key stores, …) are not here:
@@ -339,31 +340,14 @@ fn head(bytes: &[u8]) -> (Head, Head) {
     (head, mask)
 }
 
-/// The eight bytes of `bytes` from `at`, little-endian (0 when they are not there).
-fn word(bytes: &[u8], at: usize) -> u64 {
-    bytes
-        .get(at..at + 8)
-        .and_then(|w| <[u8; 8]>::try_from(w).ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// The four bytes of `bytes` from `at`, little-endian (0 when they are not there).
-fn half(bytes: &[u8], at: usize) -> u32 {
-    bytes
-        .get(at..at + 4)
-        .and_then(|w| <[u8; 4]>::try_from(w).ok())
-        .map_or(0, u32::from_le_bytes)
-}
-
 /// Every ASCII uppercase letter among the eight bytes of `word` made lowercase; other bytes
 /// (non-ASCII ones included) unchanged.
 fn lowercase(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let seven = word & (ONES * 0x7f);
     // A byte's high bit is set here when its low seven bits are ≥ `A`, and ≥ `Z` + 1.
     let from_a = seven + ONES * u64::from(0x80 - b'A');
     let past_z = seven + ONES * u64::from(0x80 - b'Z' - 1);
-    let upper = (from_a ^ past_z) & !word & (ONES * 0x80);
+    let upper = (from_a ^ past_z) & !word & HIGHS;
     word | upper >> 2
 }
 
@@ -434,10 +418,15 @@ pub fn expand(entry: &str) -> ActionMatch {
     if entry == "*" {
         return ActionMatch::Key(ActionSet::ALL);
     }
-    let Some(colon) = entry.bytes().position(|b| b == b':') else {
-        return ActionMatch::Invalid;
+    // Nearly every entry is written `kms:…`: then that is its service, without a search
+    // for the first colon.
+    let (service, name) = match glob::strip_prefix_ignore_case(entry, "kms:") {
+        Some(name) => ("kms", name),
+        None => match entry.split_once(':') {
+            Some(split) => split,
+            None => return ActionMatch::Invalid,
+        },
     };
-    let (service, name) = (&entry[..colon], &entry[colon + 1..]);
     if !service.eq_ignore_ascii_case("kms") && !glob::matches_ignore_case(service, "kms") {
         return if service.is_empty() || name.is_empty() {
             ActionMatch::Invalid

@@ -7,9 +7,10 @@
 //! SDK, no async runtime and no environment: it cannot do I/O, so the Lambda guardrail and the
 //! `kms-guardrail check` CLI, which both call it, can never disagree.
 //!
-//! Module layering (no cycles): [`arn`], [`glob`] and [`operator`] are leaves; [`policy`]
-//! uses [`operator`]; [`principal`] and [`condition`] read the model; [`grants`] combines
-//! them; [`rules`] and [`evaluate`] judge; [`remediate`] plans.
+//! Module layering (no cycles): `words` (byte scans eight at a time), [`arn`] and
+//! [`operator`] are leaves; [`glob`] uses `words`; [`policy`] uses [`operator`];
+//! [`principal`] and [`condition`] read the model; [`grants`] combines them; [`rules`] and
+//! [`evaluate`] judge; [`remediate`] plans.
 
 pub mod actions;
 pub mod arn;
@@ -24,6 +25,7 @@ pub mod principal;
 pub mod remediate;
 pub mod report;
 pub mod rules;
+mod words;
 
 pub use evaluate::{evaluate, evaluate_grant};
 pub use grants::{KeyContext, Organization};

@@ -8,6 +8,7 @@
 //! It accepts exactly what `serde_json` accepts (a property test pins that through
 //! [`validate`]), nests at most [`MAX_DEPTH`] levels, and never panics on any input.
 
+use crate::words::{HIGHS, ONES};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -113,9 +114,6 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     }
     i
 }
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The high bit of every byte of `word` below `limit` (≤ 0x80). Exact for the lowest such
 /// byte; a byte above it may be flagged too (a borrow), which no caller looks at.
