@@ -7,6 +7,7 @@
 //! [`Policy::problems`]. Only text that is not a JSON object at all is an error.
 
 pub mod json;
+mod list;
 mod write;
 
 use crate::operator::Operator;
@@ -14,6 +15,7 @@ use std::borrow::Cow;
 
 pub use json::{JsonError, Span};
 use json::{Kind, Reader, Scalar, Step};
+pub use list::List;
 
 /// The most characters KMS accepts in a key policy.
 pub const MAX_POLICY_CHARS: usize = 32_768;
@@ -93,7 +95,7 @@ pub struct Principals<'a> {
     /// Written as the bare string `"*"`.
     pub star: bool,
     /// Typed entries (`{"AWS": [...], "Service": ...}`), in text order.
-    pub entries: Vec<PrincipalEntry<'a>>,
+    pub entries: List<PrincipalEntry<'a>>,
 }
 
 /// The type of a principal entry: the member name it stands under.
@@ -147,7 +149,7 @@ pub struct Names<'a> {
     /// Written as the `Not…` form.
     pub negated: bool,
     /// The values, in order.
-    pub values: Vec<Cow<'a, str>>,
+    pub values: List<Cow<'a, str>>,
 }
 
 /// One condition: an operator applied to one key with its values (ORed).
@@ -161,7 +163,7 @@ pub struct Condition<'a> {
     /// The condition key as written.
     pub key: Cow<'a, str>,
     /// The values; numbers and booleans in their JSON spelling.
-    pub values: Vec<Cow<'a, str>>,
+    pub values: List<Cow<'a, str>>,
 }
 
 impl<'a> Policy<'a> {
@@ -225,8 +227,9 @@ pub fn is_allowed_char(c: char) -> bool {
 struct Builder<'a> {
     reader: Reader<'a>,
     problems: Vec<Problem>,
-    /// Where a list of values is gathered before it is moved into the model, so each list
-    /// costs one allocation of its own size, not a growing vector's several.
+    /// Where a list of values is gathered before it is moved into the model, so a list
+    /// costs one allocation of its own size (none for one value), not a growing vector's
+    /// several.
     values: Vec<Cow<'a, str>>,
 }
 
@@ -491,16 +494,12 @@ impl<'a> Builder<'a> {
 
     /// A string or a list of strings; numbers and booleans are taken in their JSON
     /// spelling (IAM does the same), anything else is a problem and skipped.
-    fn string_list(&mut self, at: Option<usize>, what: &str) -> Step<Vec<Cow<'a, str>>> {
-        self.with_values(at, what, |values| {
-            let mut list = Vec::with_capacity(values.len());
-            list.append(values);
-            list
-        })
+    fn string_list(&mut self, at: Option<usize>, what: &str) -> Step<List<Cow<'a, str>>> {
+        self.with_values(at, what, |values| values.drain(..).collect())
     }
 
     /// Gathers the next value's strings in the shared buffer and hands it to `take`, which
-    /// moves them out (into one allocation of their number).
+    /// moves them out (into one allocation of their number, or a [`List`] of one).
     fn with_values<T>(
         &mut self,
         at: Option<usize>,
@@ -563,7 +562,7 @@ impl<'a> Builder<'a> {
         let mut principals = Principals {
             negated,
             star: false,
-            entries: Vec::new(),
+            entries: List::new(),
         };
         let start = self.reader.pos();
         match self.reader.peek()? {
