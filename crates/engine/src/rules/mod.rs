@@ -293,11 +293,45 @@ impl RuleSet {
         self.admins
             .iter()
             .filter_map(|a| match owner {
-                Some(o) => Some(a.replace("${account}", o)),
-                None => (!a.contains("${account}")).then(|| a.clone()),
+                Some(o) => Some(with_owner(a, o)),
+                None => (!has_owner_placeholder(a)).then(|| a.clone()),
             })
             .collect()
     }
+}
+
+/// The placeholder for the key's owner account in an admin pattern.
+const OWNER_PLACEHOLDER: &str = "${account}";
+
+/// `pattern` with every [`OWNER_PLACEHOLDER`] replaced by `owner`. A scan for `$`, not
+/// `str::replace`, whose substring searcher cost more to set up than the whole expansion:
+/// this runs for every evaluation.
+fn with_owner(pattern: &str, owner: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + owner.len());
+    let mut rest = pattern;
+    while let Some(at) = rest.bytes().position(|b| b == b'$') {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        if let Some(after) = from.strip_prefix(OWNER_PLACEHOLDER) {
+            out.push_str(owner);
+            rest = after;
+        } else {
+            out.push('$');
+            rest = from.get(1..).unwrap_or_default();
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `pattern` names the key's owner through [`OWNER_PLACEHOLDER`].
+fn has_owner_placeholder(pattern: &str) -> bool {
+    pattern.bytes().enumerate().any(|(at, b)| {
+        b == b'$'
+            && pattern
+                .get(at..)
+                .is_some_and(|from| from.starts_with(OWNER_PLACEHOLDER))
+    })
 }
 
 #[cfg(test)]
@@ -327,6 +361,32 @@ mod tests {
                 .iter()
                 .all(|&r| rules.action(r) == RuleAction::Alert)
         );
+    }
+
+    #[test]
+    fn the_owner_placeholder_is_replaced_wherever_it_stands_and_only_it() {
+        for pattern in [
+            "arn:aws:iam::${account}:role/KeyAdmin",
+            "${account}",
+            "${account}${account}",
+            "$${account}$",
+            "arn:aws:iam::${acount}:role/X",
+            "${account",
+            "$",
+            "",
+            "arn:aws:iam::111122223333:role/caf\u{e9}$",
+        ] {
+            assert_eq!(
+                with_owner(pattern, "111122223333"),
+                pattern.replace("${account}", "111122223333"),
+                "{pattern}"
+            );
+            assert_eq!(
+                has_owner_placeholder(pattern),
+                pattern.contains("${account}"),
+                "{pattern}"
+            );
+        }
     }
 
     #[test]
