@@ -419,8 +419,10 @@ pub fn expand(entry: &str) -> ActionMatch {
         return ActionMatch::Key(ActionSet::ALL);
     }
     // Nearly every entry is written `kms:…`: then that is its service, without a search
-    // for the first colon.
-    let (service, name) = match glob::strip_prefix_ignore_case(entry, "kms:") {
+    // for the first colon. One comparison of its first four bytes, the letters' case bit
+    // set (only `K`/`k`, `M`/`m`, `S`/`s` meet `kms` so; the colon is compared exactly).
+    let kms = half(entry.as_bytes(), 0) | 0x0020_2020 == u32::from_le_bytes(*b"kms:");
+    let (service, name) = match entry.get(4..).filter(|_| kms) {
         Some(name) => ("kms", name),
         None => match entry.split_once(':') {
             Some(split) => split,
@@ -607,6 +609,18 @@ mod tests {
         assert_eq!(expand("s3:GetObject"), ActionMatch::OtherService);
         assert_eq!(expand("kms:Frobnicate"), ActionMatch::Invalid);
         assert_eq!(expand("Decrypt"), ActionMatch::Invalid);
+        // The service is KMS in any case, and only when it is spelt so up to the colon.
+        assert_eq!(expand("kMs:Decrypt"), expand("kms:Decrypt"));
+        for (other, what) in [
+            ("kmt:Decrypt", ActionMatch::OtherService),
+            ("km:Decrypt", ActionMatch::OtherService),
+            ("kmsx:Decrypt", ActionMatch::OtherService),
+            ("kms\u{1a}Decrypt", ActionMatch::Invalid),
+            ("kms", ActionMatch::Invalid),
+            ("kms:", ActionMatch::Invalid),
+        ] {
+            assert_eq!(expand(other), what, "{other:?}");
+        }
     }
 
     #[test]
