@@ -12,6 +12,7 @@ use crate::condition::{self, AllowEffect, Atom, DenyEffect};
 use crate::glob;
 use crate::policy::{Effect, Names, Policy, Statement};
 use crate::principal::{self, Principal};
+use std::ops::Range;
 use std::rc::Rc;
 
 /// What the evaluator knows of the key under evaluation.
@@ -108,7 +109,9 @@ pub struct Normalized<'a> {
     /// One entry per statement.
     pub statements: Vec<StatementFacts<'a>>,
     /// What each statement comes to in any view, kept so another view reuses it.
-    prepared: Vec<Prepared<'a>>,
+    prepared: Vec<Prepared>,
+    /// Every statement's classified principals, one after the other (see [`Prepared`]).
+    principals: Vec<(Principal<'a>, &'a str)>,
 }
 
 impl<'a> Normalized<'a> {
@@ -116,18 +119,30 @@ impl<'a> Normalized<'a> {
     /// the requests `view` names, reusing the per-statement work (actions, principals,
     /// resource) already done. Statements with none of those actions are passed over.
     pub fn grants_in(&self, policy: &'a Policy<'_>, view: View, only: ActionSet) -> Vec<Grant<'a>> {
-        grants_for(policy, view, &self.prepared, only)
+        grants_for(policy, view, &self.prepared, &self.principals, only)
     }
 }
 
 /// What a statement comes to whatever the request: its key actions, whether it applies to
 /// the key, its principals, and whether it has any effect at all.
 #[derive(Debug, Clone, PartialEq)]
-struct Prepared<'a> {
+struct Prepared {
     actions: ActionSet,
     applies: Applies,
-    principals: Vec<(Principal<'a>, &'a str)>,
+    /// Where its principals are in the policy's one list of them: one allocation for all,
+    /// where a list per statement cost one each.
+    principals: Range<usize>,
     live: bool,
+}
+
+impl Prepared {
+    /// The statement's principals, (meaning, as written), from the policy's list of them.
+    fn principals<'s, 'a>(
+        &self,
+        all: &'s [(Principal<'a>, &'a str)],
+    ) -> &'s [(Principal<'a>, &'a str)] {
+        all.get(self.principals.clone()).unwrap_or_default()
+    }
 }
 
 /// Whether a `Resource` element applies to the key.
@@ -169,12 +184,22 @@ pub fn has_request_only_conditions(policy: &Policy<'_>) -> bool {
 pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -> Normalized<'a> {
     let mut statements = Vec::with_capacity(policy.statements.len());
     let mut prepared = Vec::with_capacity(policy.statements.len());
+    let mut all_principals = Vec::with_capacity(
+        policy
+            .statements
+            .iter()
+            .filter_map(|s| s.principal.as_ref())
+            .map(|p| usize::from(p.star) + p.entries.len())
+            .sum(),
+    );
     let partition = ctx.partition();
     for statement in &policy.statements {
         let mut facts = StatementFacts::default();
         let actions = statement_actions(statement, &mut facts);
         let applies = statement_applies(statement, ctx, &mut facts);
-        let principals = statement_principals(statement, partition, &mut facts);
+        let start = all_principals.len();
+        statement_principals(statement, partition, &mut facts, &mut all_principals);
+        let principals = start..all_principals.len();
         prepared.push(Prepared {
             actions,
             applies,
@@ -184,18 +209,20 @@ pub fn normalize_for<'a>(policy: &'a Policy<'_>, ctx: &KeyContext, view: View) -
         statements.push(facts);
     }
     Normalized {
-        grants: grants_for(policy, view, &prepared, ActionSet::ALL),
+        grants: grants_for(policy, view, &prepared, &all_principals, ActionSet::ALL),
         statements,
         prepared,
+        principals: all_principals,
     }
 }
 
-/// The effective grants of `policy`'s `prepared` statements of the actions in `only`, in
-/// `view`: each Allow's grants, less what the Denies take away.
+/// The effective grants of `policy`'s `prepared` statements (their classified `principals`)
+/// of the actions in `only`, in `view`: each Allow's grants, less what the Denies take away.
 fn grants_for<'a>(
     policy: &'a Policy<'_>,
     view: View,
-    prepared: &[Prepared<'a>],
+    prepared: &[Prepared],
+    principals: &[(Principal<'a>, &'a str)],
     only: ActionSet,
 ) -> Vec<Grant<'a>> {
     let mut grants = Vec::with_capacity(prepared.len() * 2);
@@ -210,17 +237,23 @@ fn grants_for<'a>(
         let holds = conditions_hold(statement, view);
         match statement.effect {
             Effect::Allow if holds != Holds::Never => {
-                allow_grants(statement, actions, &p.principals, &mut pool, &mut grants);
+                let principals = p.principals(principals);
+                allow_grants(statement, actions, principals, &mut pool, &mut grants);
             }
             // Only a Deny that certainly applies to this key takes anything away.
             Effect::Deny if p.applies == Applies::Yes && holds != Holds::Never => {
-                denies.push((statement, p, actions, holds == Holds::Always));
+                denies.push((
+                    statement,
+                    p.principals(principals),
+                    actions,
+                    holds == Holds::Always,
+                ));
             }
             _ => {}
         }
     }
-    for (deny, p, actions, unconditional) in denies {
-        let denied = DeniedPrincipals::new(deny, &p.principals);
+    for (deny, principals, actions, unconditional) in denies {
+        let denied = DeniedPrincipals::new(deny, principals);
         apply_deny(
             deny,
             &denied,
@@ -386,17 +419,17 @@ fn could_start_with(pattern: &str, prefix: &str) -> bool {
 }
 
 /// Classifies every principal entry (`partition` is the key's, when known), recording
-/// invalid ones; returns (meaning, as written) — `*` as any account, entries that denote
-/// nothing left out.
+/// invalid ones; appends (meaning, as written) to `out` — `*` as any account, entries that
+/// denote nothing left out.
 fn statement_principals<'a>(
     statement: &'a Statement<'_>,
     partition: Option<&str>,
     facts: &mut StatementFacts<'a>,
-) -> Vec<(Principal<'a>, &'a str)> {
+    out: &mut Vec<(Principal<'a>, &'a str)>,
+) {
     let Some(p) = &statement.principal else {
-        return Vec::new();
+        return;
     };
-    let mut out = Vec::with_capacity(p.entries.len().max(1));
     if p.star {
         out.push((Principal::AnyAccount, "*"));
     }
@@ -411,7 +444,6 @@ fn statement_principals<'a>(
             out.push((c.principal, entry.value.as_ref()));
         }
     }
-    out
 }
 
 fn allow_grants<'a>(
