@@ -426,22 +426,16 @@ impl<'a> Builder<'a> {
                     };
                 }
                 name @ ("Principal" | "NotPrincipal") => {
-                    let principals = self.principals(at, name == "NotPrincipal")?;
-                    self.set_once(
-                        at,
-                        key_span,
-                        &mut statement.principal,
-                        principals,
-                        "Principal",
-                    );
+                    self.once(at, key_span, statement.principal.is_some(), "Principal");
+                    statement.principal = Some(self.principals(at, name == "NotPrincipal")?);
                 }
                 name @ ("Action" | "NotAction") => {
-                    let names = self.names(at, name == "NotAction", name)?;
-                    self.set_once(at, key_span, &mut statement.action, names, "Action");
+                    self.once(at, key_span, statement.action.is_some(), "Action");
+                    statement.action = Some(self.names(at, name == "NotAction", name)?);
                 }
                 name @ ("Resource" | "NotResource") => {
-                    let names = self.names(at, name == "NotResource", name)?;
-                    self.set_once(at, key_span, &mut statement.resource, names, "Resource");
+                    self.once(at, key_span, statement.resource.is_some(), "Resource");
+                    statement.resource = Some(self.names(at, name == "NotResource", name)?);
                 }
                 "Condition" => self.conditions(at, &mut statement.conditions)?,
                 other => {
@@ -468,24 +462,17 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// Keeps the later of `Principal`/`NotPrincipal` pairs (as a duplicate member would be
-    /// read) and reports that both forms were given.
-    fn set_once<T>(
-        &mut self,
-        at: Option<usize>,
-        span: Span,
-        slot: &mut Option<T>,
-        value: T,
-        element: &str,
-    ) {
-        if slot.is_some() {
+    /// Reports an element `given` already (`Principal` and `NotPrincipal`, say); the later
+    /// one is kept, as a duplicate member would be read. (It takes no value: a value passed
+    /// through it was copied with a load that stalled on the stores just made.)
+    fn once(&mut self, at: Option<usize>, span: Span, given: bool, element: &str) {
+        if given {
             self.problem(
                 at,
                 span,
                 format!("`{element}` is given more than once (with and without `Not`)"),
             );
         }
-        *slot = Some(value);
     }
 
     /// The next value as a string (`None`, reported, when it is not one), with its span.
@@ -757,6 +744,32 @@ mod tests {
         assert!(messages(&p)[0].starts_with("duplicate member `Effect`"));
         // The later member is the one modelled, as most JSON readers would.
         assert_eq!(p.statements[0].effect, Effect::Allow);
+    }
+
+    #[test]
+    fn an_element_with_and_without_not_is_a_problem_and_the_later_is_kept() {
+        let p = parse(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","NotPrincipal":{"AWS":"111122223333"},"NotAction":"kms:Decrypt","Action":"kms:Encrypt","Resource":"*"}}"#,
+        );
+        assert_eq!(
+            messages(&p),
+            [
+                "`Principal` is given more than once (with and without `Not`)",
+                "`Action` is given more than once (with and without `Not`)",
+            ]
+        );
+        let s = &p.statements[0];
+        assert!(s.principal.as_ref().is_some_and(|p| p.negated && !p.star));
+        assert!(
+            s.action
+                .as_ref()
+                .is_some_and(|a| !a.negated && a.values == ["kms:Encrypt"])
+        );
+        // Each alone is no problem.
+        let once = parse(
+            r#"{"Statement":{"Effect":"Allow","NotPrincipal":{"AWS":"111122223333"},"NotAction":"kms:Decrypt","NotResource":"x"}}"#,
+        );
+        assert!(once.problems.is_empty(), "{:?}", once.problems);
     }
 
     #[test]
