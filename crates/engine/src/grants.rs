@@ -601,17 +601,14 @@ impl<'a, 'p> DeniedPrincipals<'a, 'p> {
     /// For a `NotPrincipal` Deny: the accounts of the principals it spares, when every one
     /// of them is in a named account (a spared service, identity provider without an account
     /// or `*` leaves callers we cannot bound). Entries that name nobody (a deleted
-    /// principal's unique id) spare nobody.
+    /// principal's unique id) spare nobody: classification left them out.
     fn spared_accounts(&self) -> Option<Vec<&'a str>> {
         if !self.negated || self.star {
             return None;
         }
         let mut accounts = Vec::new();
         for e in self.entries() {
-            match e {
-                Principal::Nothing => {}
-                p => accounts.push(p.account()?),
-            }
+            accounts.push(e.account()?);
         }
         accounts.dedup();
         Some(accounts)
