@@ -422,20 +422,21 @@ pub fn expand(entry: &str) -> ActionMatch {
     // for the first colon. One comparison of its first four bytes, the letters' case bit
     // set (only `K`/`k`, `M`/`m`, `S`/`s` meet `kms` so; the colon is compared exactly).
     let kms = half(entry.as_bytes(), 0) | 0x0020_2020 == u32::from_le_bytes(*b"kms:");
-    let (service, name) = match entry.get(4..).filter(|_| kms) {
-        Some(name) => ("kms", name),
+    let name = match entry.get(4..).filter(|_| kms) {
+        Some(name) => name,
         None => match entry.split_once(':') {
-            Some(split) => split,
-            None => return ActionMatch::Invalid,
+            Some((service, name))
+                if service.eq_ignore_ascii_case("kms")
+                    || glob::matches_ignore_case(service, "kms") =>
+            {
+                name
+            }
+            Some((service, name)) if !service.is_empty() && !name.is_empty() => {
+                return ActionMatch::OtherService;
+            }
+            _ => return ActionMatch::Invalid,
         },
     };
-    if !service.eq_ignore_ascii_case("kms") && !glob::matches_ignore_case(service, "kms") {
-        return if service.is_empty() || name.is_empty() {
-            ActionMatch::Invalid
-        } else {
-            ActionMatch::OtherService
-        };
-    }
     if name == "*" {
         return ActionMatch::Key(ActionSet::ALL);
     }
