@@ -572,7 +572,8 @@ fn apply_deny<'a>(
             capped.push(inside);
         }
     }
-    grants.retain(|g| !g.actions.is_empty());
+    // A grant left with no actions stays until the caller's one sweep: later Denies find
+    // nothing in it to take.
     grants.extend(capped);
 }
 
