@@ -12,6 +12,7 @@ use crate::condition::{self, AllowEffect, Atom, DenyEffect};
 use crate::glob;
 use crate::policy::{Effect, Names, Policy, Statement};
 use crate::principal::{self, Principal};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::rc::Rc;
 
@@ -229,6 +230,8 @@ fn grants_for<'a>(
     let mut denies = Vec::new();
     // One shared copy of each distinct clause, the Allows' and the Denies' caps alike.
     let mut pool = Vec::new();
+    // Every condition's values as `&str`s, one buffer for all (see [`as_strs`]).
+    let mut scratch = Vec::new();
     for (statement, p) in policy.statements.iter().zip(prepared) {
         let actions = p.actions.intersection(only);
         if !p.live || actions.is_empty() {
@@ -238,7 +241,14 @@ fn grants_for<'a>(
         match statement.effect {
             Effect::Allow if holds != Holds::Never => {
                 let principals = p.principals(principals);
-                allow_grants(statement, actions, principals, &mut pool, &mut grants);
+                allow_grants(
+                    statement,
+                    actions,
+                    principals,
+                    &mut pool,
+                    &mut scratch,
+                    &mut grants,
+                );
             }
             // Only a Deny that certainly applies to this key takes anything away.
             Effect::Deny if p.applies == Applies::Yes && holds != Holds::Never => {
@@ -260,6 +270,7 @@ fn grants_for<'a>(
             actions,
             unconditional,
             &mut pool,
+            &mut scratch,
             &mut grants,
         );
     }
@@ -451,21 +462,20 @@ fn allow_grants<'a>(
     actions: ActionSet,
     principals: &[(Principal<'a>, &'a str)],
     pool: &mut Vec<Clause<'a>>,
+    scratch: &mut Vec<&'a str>,
     grants: &mut Vec<Grant<'a>>,
 ) {
     let mut clauses = Vec::new();
     let mut service_scoped = false;
     let mut aws_resource_grants_only = false;
-    let mut values: Vec<&'a str> = Vec::new();
     for c in &statement.conditions {
         let op = c.op;
-        values.clear();
-        values.extend(c.values.iter().map(|v| v.as_ref()));
-        if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, &values) {
+        let values = as_strs(&c.values, scratch);
+        if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, values) {
             clauses.push(interned(pool, Clause::from([atom])));
         }
-        service_scoped |= condition::scopes_service(op, &c.key, &values);
-        aws_resource_grants_only |= condition::limits_grants_to_aws_services(op, &c.key, &values);
+        service_scoped |= condition::scopes_service(op, &c.key, values);
+        aws_resource_grants_only |= condition::limits_grants_to_aws_services(op, &c.key, values);
     }
     let negated = statement.principal.as_ref().is_some_and(|p| p.negated);
     let grant = |principal, written| Grant {
@@ -485,6 +495,15 @@ fn allow_grants<'a>(
     for (principal, written) in principals {
         grants.push(grant(*principal, written));
     }
+}
+
+/// A condition's `values` as `&str`s, in `scratch` (cleared first): the condition
+/// functions take a plain slice, and one buffer for the whole policy spares an allocation
+/// per conditioned statement.
+fn as_strs<'s, 'a>(values: &'a [Cow<'_, str>], scratch: &'s mut Vec<&'a str>) -> &'s [&'a str] {
+    scratch.clear();
+    scratch.extend(values.iter().map(AsRef::as_ref));
+    scratch
 }
 
 /// `clause` as one shared copy: the equal one in `pool` if there is one, else `clause`,
@@ -512,6 +531,7 @@ fn apply_deny<'a>(
     deny_actions: ActionSet,
     unconditional: bool,
     pool: &mut Vec<Clause<'a>>,
+    scratch: &mut Vec<&'a str>,
     grants: &mut Vec<Grant<'a>>,
 ) {
     if deny.principal.is_none() {
@@ -519,13 +539,10 @@ fn apply_deny<'a>(
     }
     let mut perimeter: Vec<Atom<'a>> = Vec::new();
     let mut spares_services = false;
-    let mut values: Vec<&str> = Vec::new();
     let conditions: &[crate::policy::Condition<'_>] =
         if unconditional { &[] } else { &deny.conditions };
     for c in conditions {
-        values.clear();
-        values.extend(c.values.iter().map(|v| v.as_ref()));
-        match condition::deny_effect(c.op, &c.key, &values) {
+        match condition::deny_effect(c.op, &c.key, as_strs(&c.values, scratch)) {
             DenyEffect::Perimeter(atom) => perimeter.push(atom),
             DenyEffect::SparesServices => spares_services = true,
             // The Deny may not apply to anyone we can name: take no credit for it.
