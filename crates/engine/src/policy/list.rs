@@ -100,9 +100,17 @@ impl<T> FromIterator<T> for List<T> {
 }
 
 impl<T> Extend<T> for List<T> {
+    /// Sized once from what `items` says it holds: three principal entries take one
+    /// allocation, where pushing them one by one took an allocation and a regrowth.
     fn extend<I: IntoIterator<Item = T>>(&mut self, items: I) {
-        for item in items {
-            self.push(item);
+        let items = items.into_iter();
+        match std::mem::take(self).0 {
+            Repr::One(first) => *self = std::iter::once(first).chain(items).collect(),
+            Repr::Many(mut all) if !all.is_empty() => {
+                all.extend(items);
+                self.0 = Repr::Many(all);
+            }
+            Repr::Many(_) => *self = items.collect(),
         }
     }
 }
@@ -154,6 +162,26 @@ mod tests {
             extended.extend(items.iter().copied());
             assert_eq!(extended.len(), n as usize + 1);
             assert_eq!(extended[0], 9);
+        }
+    }
+
+    #[test]
+    fn extending_any_list_appends_in_order_and_keeps_one_element_inline() {
+        for start in 0..4 {
+            for added in 0..4 {
+                let before: Vec<u32> = (0..start).collect();
+                let more: Vec<u32> = (10..10 + added).collect();
+                let want: Vec<u32> = before.iter().chain(&more).copied().collect();
+                // An exact size hint, and none (a filter's lower bound is zero).
+                let mut exact = of(&before);
+                exact.extend(more.iter().copied());
+                let mut unsized_ = of(&before);
+                unsized_.extend(more.iter().copied().filter(|_| true));
+                for list in [exact, unsized_] {
+                    assert_eq!(*list, *want, "{start} + {added}");
+                    assert_eq!(matches!(list.0, Repr::One(_)), want.len() == 1);
+                }
+            }
         }
     }
 
