@@ -437,8 +437,10 @@ pub fn expand(entry: &str) -> ActionMatch {
             _ => return ActionMatch::Invalid,
         },
     };
-    if name == "*" {
-        return ActionMatch::Key(ActionSet::ALL);
+    // Most wildcards are a prefix and one trailing star (`kms:Generate*`, `kms:*`): a range,
+    // found with one scan of the name for wildcards.
+    if let Some(prefix) = name.strip_suffix('*').filter(|p| !glob::has_wildcard(p)) {
+        return ActionMatch::Key(ActionSet(matching(prefix.as_bytes(), false)));
     }
     if !glob::has_wildcard(name) {
         let found = matching(name.as_bytes(), true);
@@ -450,10 +452,6 @@ pub fn expand(entry: &str) -> ActionMatch {
         } else {
             ActionMatch::Invalid
         };
-    }
-    // Most wildcards are a prefix and one trailing star (`kms:Generate*`): a range.
-    if let Some(prefix) = name.strip_suffix('*').filter(|p| !glob::has_wildcard(p)) {
-        return ActionMatch::Key(ActionSet(matching(prefix.as_bytes(), false)));
     }
     let mut set = 0u64;
     for (i, action) in KEY_ACTIONS.iter().enumerate() {
