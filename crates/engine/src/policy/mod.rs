@@ -84,7 +84,7 @@ pub struct Statement<'a> {
     /// `Resource` or `NotResource`.
     pub resource: Option<Names<'a>>,
     /// `Condition`, flattened to one entry per operator and key, in text order.
-    pub conditions: Vec<Condition<'a>>,
+    pub conditions: List<Condition<'a>>,
 }
 
 /// The principal element.
@@ -624,7 +624,7 @@ impl<'a> Builder<'a> {
         Ok(principals)
     }
 
-    fn conditions(&mut self, at: Option<usize>, out: &mut Vec<Condition<'a>>) -> Step<()> {
+    fn conditions(&mut self, at: Option<usize>, out: &mut List<Condition<'a>>) -> Step<()> {
         if self.reader.peek()? != Kind::Object {
             return self.skip_as_problem(at, |kind| {
                 format!("`Condition` must be an object, found {}", kind.type_name())
@@ -674,7 +674,7 @@ impl Statement<'_> {
             principal: None,
             action: None,
             resource: None,
-            conditions: Vec::new(),
+            conditions: List::new(),
         }
     }
 }
