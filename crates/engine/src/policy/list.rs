@@ -1,6 +1,6 @@
-//! [`List`]: how the model holds a statement's lists (values, principal entries). Most have
-//! one element (a `Resource` of `"*"`, one principal, one condition value), which it keeps
-//! inline: a parse then allocates per list only when there are several.
+//! [`List`]: how the model holds a statement's lists (values, principal entries,
+//! conditions). Most have one element (a `Resource` of `"*"`, one principal, one condition
+//! value), which it keeps inline: a parse then allocates per list only when there are several.
 
 use std::ops::{Deref, DerefMut};
 
