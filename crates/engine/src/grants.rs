@@ -230,8 +230,8 @@ fn grants_for<'a>(
     let mut denies = Vec::new();
     // One shared copy of each distinct clause, the Allows' and the Denies' caps alike.
     let mut pool = Vec::new();
-    // Every condition's values as `&str`s, one buffer for all (see [`as_strs`]).
-    let mut scratch = Vec::new();
+    // Every condition's values as `&str`s, one buffer for all.
+    let mut scratch = ValueStrs::default();
     for (statement, p) in policy.statements.iter().zip(prepared) {
         let actions = p.actions.intersection(only);
         if !p.live || actions.is_empty() {
@@ -462,7 +462,7 @@ fn allow_grants<'a>(
     actions: ActionSet,
     principals: &[(Principal<'a>, &'a str)],
     pool: &mut Vec<Clause<'a>>,
-    scratch: &mut Vec<&'a str>,
+    scratch: &mut ValueStrs<'a>,
     grants: &mut Vec<Grant<'a>>,
 ) {
     let mut clauses = Vec::new();
@@ -470,7 +470,7 @@ fn allow_grants<'a>(
     let mut aws_resource_grants_only = false;
     for c in &statement.conditions {
         let op = c.op;
-        let values = as_strs(&c.values, scratch);
+        let values = scratch.of(&c.values);
         if let AllowEffect::Restricts(atom) = condition::allow_effect(op, &c.key, values) {
             clauses.push(interned(pool, Clause::from([atom])));
         }
@@ -497,13 +497,25 @@ fn allow_grants<'a>(
     }
 }
 
-/// A condition's `values` as `&str`s, in `scratch` (cleared first): the condition
-/// functions take a plain slice, and one buffer for the whole policy spares an allocation
-/// per conditioned statement.
-fn as_strs<'s, 'a>(values: &'a [Cow<'_, str>], scratch: &'s mut Vec<&'a str>) -> &'s [&'a str] {
-    scratch.clear();
-    scratch.extend(values.iter().map(AsRef::as_ref));
-    scratch
+/// Where a condition's values are put as `&str`s, the plain slice the condition functions
+/// take: one value (most conditions) in place, more in one buffer reused for the whole
+/// policy. A buffer per statement cost an allocation for each conditioned one.
+#[derive(Default)]
+struct ValueStrs<'a> {
+    one: [&'a str; 1],
+    many: Vec<&'a str>,
+}
+
+impl<'a> ValueStrs<'a> {
+    fn of(&mut self, values: &'a [Cow<'_, str>]) -> &[&'a str] {
+        if let [value] = values {
+            self.one = [value.as_ref()];
+            return &self.one;
+        }
+        self.many.clear();
+        self.many.extend(values.iter().map(AsRef::as_ref));
+        &self.many
+    }
 }
 
 /// `clause` as one shared copy: the equal one in `pool` if there is one, else `clause`,
@@ -531,7 +543,7 @@ fn apply_deny<'a>(
     deny_actions: ActionSet,
     unconditional: bool,
     pool: &mut Vec<Clause<'a>>,
-    scratch: &mut Vec<&'a str>,
+    scratch: &mut ValueStrs<'a>,
     grants: &mut Vec<Grant<'a>>,
 ) {
     if deny.principal.is_none() {
@@ -542,7 +554,7 @@ fn apply_deny<'a>(
     let conditions: &[crate::policy::Condition<'_>] =
         if unconditional { &[] } else { &deny.conditions };
     for c in conditions {
-        match condition::deny_effect(c.op, &c.key, as_strs(&c.values, scratch)) {
+        match condition::deny_effect(c.op, &c.key, scratch.of(&c.values)) {
             DenyEffect::Perimeter(atom) => perimeter.push(atom),
             DenyEffect::SparesServices => spares_services = true,
             // The Deny may not apply to anyone we can name: take no credit for it.
@@ -784,6 +796,18 @@ mod tests {
                 .grants
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn value_strs_hold_exactly_the_last_values_asked_for() {
+        let three: Vec<Cow<'_, str>> = vec!["a".into(), "b".into(), "c".into()];
+        let one: Vec<Cow<'_, str>> = vec![Cow::Owned("d".to_owned())];
+        let none: Vec<Cow<'_, str>> = Vec::new();
+        let mut strs = ValueStrs::default();
+        assert_eq!(strs.of(&three), ["a", "b", "c"]);
+        assert_eq!(strs.of(&one), ["d"]);
+        assert_eq!(strs.of(&none), [] as [&str; 0]);
+        assert_eq!(strs.of(&three[..2]), ["a", "b"]);
     }
 
     #[test]
