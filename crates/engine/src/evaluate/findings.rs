@@ -7,6 +7,7 @@ use crate::grants::Grant;
 use crate::policy::{Policy, Span};
 use crate::report::{Finding, Report};
 use crate::rules::{Check, RuleId, RuleSet};
+use std::fmt;
 
 /// A grant-level finding merged from every grant of one statement, as a rule's message
 /// function sees it.
@@ -21,36 +22,56 @@ pub struct Merged {
 }
 
 impl Merged {
-    /// "kms:Decrypt, kms:Encrypt", "every key action (kms:*)" or "12 key actions (…)".
-    pub fn actions_phrase(&self) -> String {
-        if self.actions == ActionSet::ALL {
-            return "every key action (kms:*)".to_owned();
-        }
-        // Written straight into one string: no name is allocated on its own.
-        let count = self.actions.names().count();
-        let shown = if count > 4 { 3 } else { count };
-        let mut out = String::new();
-        if count > 4 {
-            out.push_str(&count.to_string());
-            out.push_str(" key actions (");
-        }
-        for (i, name) in self.actions.names().take(shown).enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            out.push_str("kms:");
-            out.push_str(name);
-        }
-        if count > 4 {
-            out.push_str(", …)");
-        }
-        out
+    /// "kms:Decrypt, kms:Encrypt", "every key action (kms:*)" or "12 key actions (…)",
+    /// written straight into the message it is formatted into (no string of its own).
+    pub fn actions_phrase(&self) -> impl fmt::Display + '_ {
+        ActionsPhrase(self.actions)
     }
 
-    /// The principals, each in backticks.
-    pub fn principals_phrase(&self) -> String {
-        let quoted: Vec<String> = self.principals.iter().map(|p| format!("`{p}`")).collect();
-        quoted.join(", ")
+    /// The principals, each in backticks, written straight into the message.
+    pub fn principals_phrase(&self) -> impl fmt::Display + '_ {
+        PrincipalsPhrase(&self.principals)
+    }
+}
+
+/// [`Merged::actions_phrase`].
+struct ActionsPhrase(ActionSet);
+
+impl fmt::Display for ActionsPhrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == ActionSet::ALL {
+            return f.write_str("every key action (kms:*)");
+        }
+        let count = self.0.names().count();
+        let shown = if count > 4 { 3 } else { count };
+        if count > 4 {
+            write!(f, "{count} key actions (")?;
+        }
+        for (i, name) in self.0.names().take(shown).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "kms:{name}")?;
+        }
+        if count > 4 {
+            f.write_str(", …)")?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Merged::principals_phrase`].
+struct PrincipalsPhrase<'m>(&'m [String]);
+
+impl fmt::Display for PrincipalsPhrase<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, principal) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{principal}`")?;
+        }
+        Ok(())
     }
 }
 
@@ -228,6 +249,7 @@ mod tests {
             subjects: Vec::new(),
         }
         .actions_phrase()
+        .to_string()
     }
 
     #[test]
