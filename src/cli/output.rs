@@ -302,7 +302,14 @@ impl Default for Tally {
 /// it ever to fail, the failure stands in its place as a JSON string, so the document stays
 /// valid.
 fn to_json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|e| json!({"error": e.to_string()}).to_string())
+    // Sized for a typical result (a few hundred bytes): serde_json's own start of 128 bytes
+    // grew twice for most, and a growing buffer's realloc costs more than the writing.
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, value)
+        .map_err(|e| e.to_string())
+        // serde_json writes UTF-8 only: this cannot fail, short of a serde_json bug.
+        .and_then(|()| String::from_utf8(out).map_err(|e| e.to_string()))
+        .unwrap_or_else(|e| json!({ "error": e }).to_string())
 }
 
 fn human(source: &str, report: &engine::Report, lines: &Lines<'_>) -> String {
