@@ -57,13 +57,13 @@ struct Lines<'t> {
 
 impl<'t> Lines<'t> {
     fn new(text: &'t str) -> Self {
-        // Counted first, so the starts are one allocation of their size; byte scans, as a
-        // policy's lines are short (a `match_indices` search per line and a growing vector
-        // cost 3.7k instructions per file).
-        let newlines = |(i, b): (usize, u8)| (b == b'\n').then_some(i + 1);
-        let mut starts = Vec::with_capacity(1 + text.bytes().filter(|&b| b == b'\n').count());
+        // Counted first, so the starts are one allocation of their size. `memchr` scans
+        // many bytes at a time: the byte-at-a-time count and collect cost 3.6k instructions
+        // per file, a tenth of the CLI's (callgrind over the fixture policies).
+        let newlines = || memchr::memchr_iter(b'\n', text.as_bytes());
+        let mut starts = Vec::with_capacity(1 + newlines().count());
         starts.push(0);
-        starts.extend(text.bytes().enumerate().filter_map(newlines));
+        starts.extend(newlines().map(|at| at + 1));
         Lines { text, starts }
     }
 
