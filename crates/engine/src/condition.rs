@@ -254,15 +254,17 @@ impl<'a> Atom<'a> {
     /// negation); `None` unless every value pins the caller.
     fn new(key: Key, operator: Operator, values: &[&'a str]) -> Option<Atom<'a>> {
         let m = operator.matching()?;
-        let values: Vec<Pattern<'a>> = values
-            .iter()
-            .map(|&text| Pattern {
-                text,
-                glob: m.glob,
-                ignore_case: m.ignore_case,
-            })
-            .collect();
-        (!values.is_empty() && values.iter().all(|p| p.pins(key))).then_some(Atom { key, values })
+        let pattern = |&text: &&'a str| Pattern {
+            text,
+            glob: m.glob,
+            ignore_case: m.ignore_case,
+        };
+        // Judged before the list is built: a condition that pins nobody costs no allocation.
+        let pins = !values.is_empty() && values.iter().map(pattern).all(|p| p.pins(key));
+        pins.then(|| Atom {
+            key,
+            values: values.iter().map(pattern).collect(),
+        })
     }
 
     /// The accounts (or organizations, or network ids) it names, when each of its values is
