@@ -175,9 +175,9 @@ mod tests {
                 // An exact size hint, and none (a filter's lower bound is zero).
                 let mut exact = of(&before);
                 exact.extend(more.iter().copied());
-                let mut unsized_ = of(&before);
-                unsized_.extend(more.iter().copied().filter(|_| true));
-                for list in [exact, unsized_] {
+                let mut unhinted = of(&before);
+                unhinted.extend(more.iter().copied().filter(|_| true));
+                for list in [exact, unhinted] {
                     assert_eq!(*list, *want, "{start} + {added}");
                     assert_eq!(matches!(list.0, Repr::One(_)), want.len() == 1);
                 }
