@@ -2,7 +2,7 @@
 //! invalid values with an error that names the offending field (`trusted_accounts[1]: …`).
 //! The published JSON Schema is `schema/rules.schema.json`; a test keeps the two in step.
 
-use super::{RuleAction, RuleId, RuleSet};
+use super::{OWNER_PLACEHOLDER, RuleAction, RuleId, RuleSet};
 use crate::arn::{Arn, is_account_id};
 use serde::{Deserialize, Deserializer, de};
 use std::collections::BTreeMap;
@@ -134,8 +134,8 @@ fn is_admin_pattern(s: &str) -> bool {
     let Some(arn) = Arn::parse(s) else {
         return false;
     };
-    let account_ok = arn.account == "${account}" || is_account_id(arn.account);
-    let rest_without_placeholder = s.replacen("${account}", "", 1);
+    let account_ok = arn.account == OWNER_PLACEHOLDER || is_account_id(arn.account);
+    let rest_without_placeholder = s.replacen(OWNER_PLACEHOLDER, "", 1);
     account_ok
         && matches!(arn.service, "iam" | "sts")
         && arn.region.is_empty()

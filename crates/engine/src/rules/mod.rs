@@ -301,7 +301,7 @@ impl RuleSet {
 }
 
 /// The placeholder for the key's owner account in an admin pattern.
-const OWNER_PLACEHOLDER: &str = "${account}";
+pub(super) const OWNER_PLACEHOLDER: &str = "${account}";
 
 /// `pattern` with every [`OWNER_PLACEHOLDER`] replaced by `owner`. A scan for `$`, not
 /// `str::replace`, whose substring searcher cost more to set up than the whole expansion:
