@@ -230,7 +230,7 @@ fn grants_for<'a>(
     let mut denies = Vec::new();
     // One shared copy of each distinct clause, the Allows' and the Denies' caps alike.
     let mut pool = Vec::new();
-    // Every condition's values as `&str`s, one buffer for all.
+    // Every condition's values as `&str`s: in place when one, else one reused buffer.
     let mut scratch = ValueStrs::default();
     for (statement, p) in policy.statements.iter().zip(prepared) {
         let actions = p.actions.intersection(only);
