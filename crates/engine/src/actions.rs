@@ -332,12 +332,7 @@ fn head(bytes: &[u8]) -> (Head, Head) {
         ),
     };
     let head = Head::from(lowercase(low)) | Head::from(lowercase(high)) << 64;
-    let mask = if held == HEAD_BYTES {
-        Head::MAX
-    } else {
-        (1 << (8 * held)) - 1
-    };
-    (head, mask)
+    (head, held_mask(held))
 }
 
 /// Every ASCII uppercase letter among the eight bytes of `word` made lowercase; other bytes
@@ -351,66 +346,145 @@ fn lowercase(word: u64) -> u64 {
     word | upper >> 2
 }
 
-/// Per first letter (`a`–`z`), the run of catalogue indices whose names start with it (the
-/// catalogue is sorted): a lookup compares only those few heads.
-const BY_LETTER: [(u8, u8); 26] = letter_runs();
+/// Slots of [`PREFIXES`]: a power of two, over twice the distinct prefixes it holds (402),
+/// so a lookup probes one slot or two.
+const SLOTS: usize = 1024;
+
+/// Every distinct prefix of up to [`HEAD_BYTES`] bytes of the catalogue names, by the hash
+/// of its head and length ([`slot`]): the names that start with it (bits 0–43) and its
+/// length (bits 56–63). 0 is an empty slot; a taken one is probed past, to the next.
+const PREFIXES: [u64; SLOTS] = prefixes();
+
+/// Where the prefix of `len` bytes whose head is `head` is looked for first in [`PREFIXES`].
+const fn slot(head: Head, len: usize) -> usize {
+    let folded = head as u64 ^ ((head >> 64) as u64).rotate_left(32) ^ len as u64;
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
+/// The mask of a head's first `held` bytes (at most [`HEAD_BYTES`]).
+const fn held_mask(held: usize) -> Head {
+    if held >= HEAD_BYTES {
+        Head::MAX
+    } else {
+        (1 << (8 * held)) - 1
+    }
+}
 
 #[allow(
     clippy::indexing_slicing,
-    reason = "evaluated at compile time: every catalogue name starts with a lowercase letter, or the build fails"
+    reason = "evaluated at compile time: indices stay below the lengths they are checked against"
 )]
-const fn letter_runs() -> [(u8, u8); 26] {
-    let mut runs = [(0u8, 0u8); 26];
+const fn prefixes() -> [u64; SLOTS] {
+    let mut table = [0; SLOTS];
     let mut i = 0;
-    while i < KEY_ACTIONS_LOWER.len() {
-        let letter = (KEY_ACTIONS_LOWER[i].as_bytes()[0] - b'a') as usize;
-        if runs[letter].1 == 0 {
-            runs[letter].0 = i as u8;
+    while i < HEADS.len() {
+        let (head, len) = HEADS[i];
+        let mut n = 1;
+        while n <= len && n <= HEAD_BYTES {
+            let mask = held_mask(n);
+            let mut names = 0u64;
+            let mut j = 0;
+            while j < HEADS.len() {
+                if HEADS[j].0 & mask == head & mask {
+                    names |= 1 << j;
+                }
+                j += 1;
+            }
+            // The same names and length are the same prefix (of the first of them).
+            let entry = names | (n as u64) << 56;
+            let mut s = slot(head & mask, n);
+            while table[s] != 0 && table[s] != entry {
+                s = (s + 1) % SLOTS;
+            }
+            table[s] = entry;
+            n += 1;
         }
-        runs[letter].1 = i as u8 + 1;
         i += 1;
     }
-    runs
+    table
 }
 
 /// The catalogue names (as bits) that start with `prefix` (any case) — or, with `exact`,
 /// that are `prefix`.
 fn matching(prefix: &[u8], exact: bool) -> u64 {
-    let Some(first) = prefix.first() else {
+    let n = prefix.len();
+    if n == 0 {
         return if exact { 0 } else { ALL_BITS };
-    };
-    let letter = usize::from(first.to_ascii_lowercase().wrapping_sub(b'a'));
-    let Some(&(start, end)) = BY_LETTER.get(letter) else {
-        return 0;
-    };
+    }
+    // The names that start with the prefix's first (at most 16) bytes: one probe of the
+    // table, a second now and then; an empty slot means none do.
+    let held = n.min(HEAD_BYTES);
     let (want, mask) = head(prefix);
-    let mut set = 0u64;
-    for i in usize::from(start)..usize::from(end) {
-        let Some(&(have, len)) = HEADS.get(i) else {
-            break;
-        };
-        let fits = if exact {
-            len == prefix.len()
-        } else {
-            len >= prefix.len()
-        };
-        if fits
-            && have & mask == want
-            && (prefix.len() <= HEAD_BYTES
-                || KEY_ACTIONS_LOWER.get(i).is_some_and(|name| {
-                    name.as_bytes()
-                        .get(..prefix.len())
-                        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
-                }))
+    let mut s = slot(want, held);
+    let starts = loop {
+        let entry = PREFIXES.get(s).copied().unwrap_or_default();
+        if entry == 0 {
+            return 0;
+        }
+        let names = entry & ALL_BITS;
+        // The slot's prefix is the first of its names' first bytes.
+        if (entry >> 56) as usize == held
+            && HEADS
+                .get(names.trailing_zeros() as usize)
+                .is_some_and(|&(have, _)| have & mask == want)
         {
-            // Catalogue names are unique: an exact name has no second match.
-            if exact {
-                return 1 << i;
-            }
+            break names;
+        }
+        s = (s + 1) % SLOTS;
+    };
+    // Those names are all as long as the head's bytes: an exact name is the one no longer.
+    let found = if exact {
+        starts & !longer_than(n + 1)
+    } else {
+        starts & longer_than(n)
+    };
+    if n <= HEAD_BYTES {
+        return found;
+    }
+    // Past the head, the rest of a long prefix is compared by name.
+    let mut set = 0;
+    let mut left = found;
+    while left != 0 {
+        let i = left.trailing_zeros() as usize;
+        left &= left - 1;
+        if KEY_ACTIONS_LOWER
+            .get(i)
+            .and_then(|name| name.as_bytes().get(..n))
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        {
             set |= 1 << i;
         }
     }
     set
+}
+
+/// Per length `n`, the catalogue names at least `n` bytes long (as bits); past the longest
+/// name, none.
+const LONGER: [u64; 40] = longer();
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time: indices stay below the lengths they are checked against"
+)]
+const fn longer() -> [u64; 40] {
+    let mut out = [0; 40];
+    let mut n = 0;
+    while n < out.len() {
+        let mut i = 0;
+        while i < HEADS.len() {
+            if HEADS[i].1 >= n {
+                out[n] |= 1 << i;
+            }
+            i += 1;
+        }
+        n += 1;
+    }
+    out
+}
+
+/// The names at least `n` bytes long.
+fn longer_than(n: usize) -> u64 {
+    LONGER.get(n).copied().unwrap_or(0)
 }
 
 /// Expands one `Action`/`NotAction` entry against the catalogue.
@@ -560,6 +634,44 @@ mod tests {
                         .filter(|(_, a)| glob::matches_ignore_case(&format!("{prefix}*"), a))
                         .fold(0u64, |acc, (i, _)| acc | 1 << i);
                     assert_eq!(fast, slow, "{prefix}*");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn near_misses_find_what_a_plain_search_finds() {
+        // Every prefix of every name with its last byte replaced by a neighbour (in ASCII,
+        // in the alphabet, the zero of a head's padding, a high byte): the lookup by heads
+        // must find exactly what a byte-by-byte search over the catalogue finds.
+        let plain = |prefix: &[u8], exact: bool| {
+            KEY_ACTIONS_LOWER
+                .iter()
+                .enumerate()
+                .filter(|(_, name)| {
+                    let name = name.as_bytes();
+                    if exact {
+                        name.eq_ignore_ascii_case(prefix)
+                    } else {
+                        name.get(..prefix.len())
+                            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+                    }
+                })
+                .fold(0u64, |acc, (i, _)| acc | 1 << i)
+        };
+        for action in KEY_ACTIONS {
+            for end in 1..=action.len() {
+                let last = action.as_bytes()[end - 1];
+                for b in [0, b'@', b'[', b'`', b'{', 0x7f, 0xff, last - 1, last + 1, last] {
+                    let mut prefix = action.as_bytes()[..end].to_vec();
+                    prefix[end - 1] = b;
+                    for exact in [false, true] {
+                        assert_eq!(
+                            matching(&prefix, exact),
+                            plain(&prefix, exact),
+                            "{prefix:?} exact: {exact}"
+                        );
+                    }
                 }
             }
         }
