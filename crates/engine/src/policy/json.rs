@@ -198,6 +198,18 @@ pub struct Open {
     pub start: usize,
     keys_from: usize,
     first: bool,
+    /// The names read by [`Reader::member_of`], one bit each (by their place in its list).
+    seen: u64,
+}
+
+/// A member name as [`Reader::member_of`] read it: what the list of names it was given
+/// pairs it with, or another name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Name<'a, T> {
+    /// A name of the list: what it stands for.
+    Known(T),
+    /// A name not in the list, unescaped.
+    Other(Cow<'a, str>),
 }
 
 /// A reading step: its result, or where and why the text is not JSON.
@@ -330,6 +342,7 @@ impl<'a> Reader<'a> {
             start,
             keys_from: self.keys.len(),
             first: true,
+            seen: 0,
         })
     }
 
@@ -343,6 +356,52 @@ impl<'a> Reader<'a> {
     /// next); `None` past the object's `}`.
     #[inline]
     pub fn member(&mut self, open: &mut Open) -> Step<Option<(Cow<'a, str>, Span)>> {
+        let Some((key, key_span)) = self.name(open)? else {
+            return Ok(None);
+        };
+        self.note(open, key.clone(), key_span);
+        self.colon()?;
+        Ok(Some((key, key_span)))
+    }
+
+    /// [`Reader::member`], the name looked up among `names` (at most 64, each given once)
+    /// and read as what it is paired with there: a repeat of one of them is told by a bit,
+    /// without keeping the name for comparisons.
+    #[inline]
+    pub fn member_of<T: Copy>(
+        &mut self,
+        open: &mut Open,
+        names: &[(&str, T)],
+    ) -> Step<Option<(Name<'a, T>, Span)>> {
+        let Some((key, key_span)) = self.name(open)? else {
+            return Ok(None);
+        };
+        let found = names.iter().enumerate().find(|(_, (name, _))| *name == key);
+        let name = match found {
+            Some((i, &(name, known))) => {
+                let bit = 1u64.checked_shl(i as u32).unwrap_or(0);
+                if open.seen & bit != 0 {
+                    self.duplicates.push(Duplicate {
+                        key: name.to_owned(),
+                        span: key_span,
+                    });
+                }
+                open.seen |= bit;
+                Name::Known(known)
+            }
+            None => {
+                self.note(open, key.clone(), key_span);
+                Name::Other(key)
+            }
+        };
+        self.colon()?;
+        Ok(Some((name, key_span)))
+    }
+
+    /// Past the `,` (or `{`) before the next member: its name and span; `None` past the
+    /// object's `}`.
+    #[inline(always)]
+    fn name(&mut self, open: &mut Open) -> Step<Option<(Cow<'a, str>, Span)>> {
         self.skip_ws();
         let first = std::mem::replace(&mut open.first, false);
         match self.peek_byte() {
@@ -366,24 +425,36 @@ impl<'a> Reader<'a> {
         }
         let key_start = self.pos;
         let key = self.string()?;
-        let key_span = Span {
-            start: key_start,
-            end: self.pos,
-        };
+        Ok(Some((
+            key,
+            Span {
+                start: key_start,
+                end: self.pos,
+            },
+        )))
+    }
+
+    /// Keeps `key` among the object's names, noting it when it repeats one.
+    #[inline(always)]
+    fn note(&mut self, open: &Open, key: Cow<'a, str>, span: Span) {
         if self
             .keys
             .get(open.keys_from..)
             .is_some_and(|keys| keys.contains(&key))
         {
             self.duplicates.push(Duplicate {
-                key: key.clone().into_owned(),
-                span: key_span,
+                key: key.as_ref().to_owned(),
+                span,
             });
         }
-        self.keys.push(key.clone());
+        self.keys.push(key);
+    }
+
+    /// The `:` after a member name.
+    #[inline(always)]
+    fn colon(&mut self) -> Step<()> {
         self.skip_ws();
-        self.expect(b':', "expected `:` after a member name")?;
-        Ok(Some((key, key_span)))
+        self.expect(b':', "expected `:` after a member name")
     }
 
     /// Whether the array has a next item (then positioned at it, to be read next).

@@ -14,7 +14,7 @@ use crate::operator::Operator;
 use std::borrow::Cow;
 
 pub use json::{JsonError, Span};
-use json::{Kind, Reader, Scalar, Step};
+use json::{Kind, Name, Reader, Scalar, Step};
 pub use list::List;
 
 /// The most characters KMS accepts in a key policy.
@@ -122,16 +122,13 @@ impl PrincipalType {
         }
     }
 
-    fn parse(name: &str) -> Option<PrincipalType> {
-        [
-            PrincipalType::Aws,
-            PrincipalType::Service,
-            PrincipalType::Federated,
-            PrincipalType::CanonicalUser,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == name)
-    }
+    /// Every type under its member name, as the reader looks them up.
+    const NAMES: [(&'static str, PrincipalType); 4] = [
+        ("AWS", PrincipalType::Aws),
+        ("Service", PrincipalType::Service),
+        ("Federated", PrincipalType::Federated),
+        ("CanonicalUser", PrincipalType::CanonicalUser),
+    ];
 }
 
 /// One principal value with its type.
@@ -223,6 +220,50 @@ pub fn is_allowed_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')
 }
 
+/// The members of a policy document.
+#[derive(Debug, Clone, Copy)]
+enum Top {
+    Version,
+    Id,
+    Statement,
+}
+
+impl Top {
+    /// Each under its member name, as the reader looks them up.
+    const NAMES: [(&'static str, Top); 3] = [
+        ("Version", Top::Version),
+        ("Id", Top::Id),
+        ("Statement", Top::Statement),
+    ];
+}
+
+/// The members of a statement; `negated` for the `Not…` form.
+#[derive(Debug, Clone, Copy)]
+enum Element {
+    Sid,
+    Effect,
+    Principal { negated: bool },
+    Action { negated: bool },
+    Resource { negated: bool },
+    Condition,
+}
+
+impl Element {
+    /// Each under its member name, as the reader looks them up (the common ones first, in
+    /// the order AWS writes them).
+    const NAMES: [(&'static str, Element); 9] = [
+        ("Sid", Element::Sid),
+        ("Effect", Element::Effect),
+        ("Principal", Element::Principal { negated: false }),
+        ("Action", Element::Action { negated: false }),
+        ("Resource", Element::Resource { negated: false }),
+        ("Condition", Element::Condition),
+        ("NotPrincipal", Element::Principal { negated: true }),
+        ("NotAction", Element::Action { negated: true }),
+        ("NotResource", Element::Resource { negated: true }),
+    ];
+}
+
 /// Reads the policy text straight into the model, noting every problem KMS would reject.
 struct Builder<'a> {
     reader: Reader<'a>,
@@ -305,9 +346,9 @@ impl<'a> Builder<'a> {
         let mut id = None;
         let mut statements = Vec::new();
         let mut saw_statement = false;
-        while let Some((key, key_span)) = self.reader.member(&mut open)? {
-            match key.as_ref() {
-                "Version" => {
+        while let Some((name, key_span)) = self.reader.member_of(&mut open, &Top::NAMES)? {
+            match name {
+                Name::Known(Top::Version) => {
                     let (value, span) = self.string(None, "Version")?;
                     if let Some(v) = &value
                         && v != "2012-10-17"
@@ -321,12 +362,12 @@ impl<'a> Builder<'a> {
                     }
                     version = value;
                 }
-                "Id" => id = self.string(None, "Id")?.0,
-                "Statement" => {
+                Name::Known(Top::Id) => id = self.string(None, "Id")?.0,
+                Name::Known(Top::Statement) => {
                     saw_statement = true;
                     statements = self.statements()?;
                 }
-                other => {
+                Name::Other(other) => {
                     self.problem(
                         None,
                         key_span,
@@ -405,10 +446,10 @@ impl<'a> Builder<'a> {
         let at = Some(statement.index);
         let mut open = self.reader.open_object()?;
         let mut effect_seen = false;
-        while let Some((key, key_span)) = self.reader.member(&mut open)? {
-            match key.as_ref() {
-                "Sid" => statement.sid = self.string(at, "Sid")?.0,
-                "Effect" => {
+        while let Some((name, key_span)) = self.reader.member_of(&mut open, &Element::NAMES)? {
+            match name {
+                Name::Known(Element::Sid) => statement.sid = self.string(at, "Sid")?.0,
+                Name::Known(Element::Effect) => {
                     effect_seen = true;
                     let (value, span) = self.string(at, "Effect")?;
                     statement.effect = match value.as_deref() {
@@ -425,20 +466,24 @@ impl<'a> Builder<'a> {
                         None => Effect::Invalid,
                     };
                 }
-                name @ ("Principal" | "NotPrincipal") => {
+                Name::Known(Element::Principal { negated }) => {
                     self.once(at, key_span, statement.principal.is_some(), "Principal");
-                    statement.principal = Some(self.principals(at, name == "NotPrincipal")?);
+                    statement.principal = Some(self.principals(at, negated)?);
                 }
-                name @ ("Action" | "NotAction") => {
+                Name::Known(Element::Action { negated }) => {
                     self.once(at, key_span, statement.action.is_some(), "Action");
-                    statement.action = Some(self.names(at, name == "NotAction", name)?);
+                    let what = if negated { "NotAction" } else { "Action" };
+                    statement.action = Some(self.names(at, negated, what)?);
                 }
-                name @ ("Resource" | "NotResource") => {
+                Name::Known(Element::Resource { negated }) => {
                     self.once(at, key_span, statement.resource.is_some(), "Resource");
-                    statement.resource = Some(self.names(at, name == "NotResource", name)?);
+                    let what = if negated { "NotResource" } else { "Resource" };
+                    statement.resource = Some(self.names(at, negated, what)?);
                 }
-                "Condition" => self.conditions(at, &mut statement.conditions)?,
-                other => {
+                Name::Known(Element::Condition) => {
+                    self.conditions(at, &mut statement.conditions)?;
+                }
+                Name::Other(other) => {
                     self.problem(at, key_span, format!("unknown statement member `{other}`"));
                     self.reader.skip()?;
                 }
@@ -573,18 +618,23 @@ impl<'a> Builder<'a> {
             Kind::Object => {
                 let mut open = self.reader.open_object()?;
                 let mut members = 0;
-                while let Some((key, key_span)) = self.reader.member(&mut open)? {
+                while let Some((name, key_span)) =
+                    self.reader.member_of(&mut open, &PrincipalType::NAMES)?
+                {
                     members += 1;
-                    let Some(kind) = PrincipalType::parse(&key) else {
-                        self.problem(
-                            at,
-                            key_span,
-                            format!(
-                                "unknown principal type `{key}` (expected `AWS`, `Service`, `Federated` or `CanonicalUser`)"
-                            ),
-                        );
-                        self.reader.skip()?;
-                        continue;
+                    let kind = match name {
+                        Name::Known(kind) => kind,
+                        Name::Other(key) => {
+                            self.problem(
+                                at,
+                                key_span,
+                                format!(
+                                    "unknown principal type `{key}` (expected `AWS`, `Service`, `Federated` or `CanonicalUser`)"
+                                ),
+                            );
+                            self.reader.skip()?;
+                            continue;
+                        }
                     };
                     let entries = &mut principals.entries;
                     self.with_values(at, what, |values| {
@@ -749,6 +799,70 @@ mod tests {
         assert!(messages(&p)[0].starts_with("duplicate member `Effect`"));
         // The later member is the one modelled, as most JSON readers would.
         assert_eq!(p.statements[0].effect, Effect::Allow);
+    }
+
+    #[test]
+    fn duplicates_are_found_at_every_level_known_names_or_not() {
+        let duplicated = |text: &str| -> Vec<String> {
+            parse(text)
+                .problems
+                .iter()
+                .filter_map(|p| p.message.strip_prefix("duplicate member `"))
+                .filter_map(|m| m.split_once('`').map(|(key, _)| key.to_owned()))
+                .collect()
+        };
+        let statement = r#""Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*""#;
+        // The document's members, a statement's, a principal object's, operators and keys.
+        assert_eq!(
+            duplicated(&format!(
+                r#"{{"Version":"2012-10-17","Statement":{{{statement}}},"Version":"2012-10-17"}}"#
+            )),
+            ["Version"]
+        );
+        assert_eq!(
+            duplicated(&format!(
+                r#"{{"Statement":{{"Sid":"a",{statement},"Sid":"b"}}}}"#
+            )),
+            ["Sid"]
+        );
+        assert_eq!(
+            duplicated(
+                r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"1","Service":"s","AWS":"2"},"Action":"kms:*","Resource":"*"}}"#
+            ),
+            ["AWS"]
+        );
+        assert_eq!(
+            duplicated(&format!(
+                r#"{{"Statement":{{{statement},"Condition":{{"Bool":{{"aws:SecureTransport":"true","aws:SecureTransport":"false"}},"Bool":{{}}}}}}}}"#
+            )),
+            ["aws:SecureTransport", "Bool"]
+        );
+        // Unknown names repeat too; a name escaped to a known one is that name.
+        assert_eq!(
+            duplicated(&format!(
+                r#"{{"Statement":{{"Foo":1,{statement},"Foo":2}}}}"#
+            )),
+            ["Foo"]
+        );
+        assert_eq!(
+            duplicated(&format!(
+                r#"{{"Statement":{{{statement},"Effect":"Deny"}}}}"#
+            )),
+            ["Effect"]
+        );
+        // The same name in sibling objects, or with and without `Not`, is no duplicate.
+        assert!(
+            duplicated(&format!(
+                r#"{{"Statement":[{{{statement}}},{{{statement}}}]}}"#
+            ))
+            .is_empty()
+        );
+        assert!(
+            duplicated(&format!(
+                r#"{{"Statement":{{{statement},"NotAction":"kms:Decrypt"}}}}"#
+            ))
+            .is_empty()
+        );
     }
 
     #[test]
