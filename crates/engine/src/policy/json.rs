@@ -536,7 +536,9 @@ impl<'a> Reader<'a> {
         if self.bytes.get(end) != Some(&b'"') {
             return None;
         }
-        let s = self.text.get(start..end)?;
+        // Cut from each end in turn: `get(start..end)` was a call on every string (too big to
+        // inline), these two checks of a char boundary are not.
+        let s = self.text.get(start..)?.get(..end - start)?;
         self.pos = end + 1;
         Some(s)
     }
