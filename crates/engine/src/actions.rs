@@ -662,7 +662,8 @@ mod tests {
         for action in KEY_ACTIONS {
             for end in 1..=action.len() {
                 let last = action.as_bytes()[end - 1];
-                for b in [0, b'@', b'[', b'`', b'{', 0x7f, 0xff, last - 1, last + 1, last] {
+                let near = [0, b'@', b'[', b'`', b'{', 0x7f, 0xff];
+                for b in near.into_iter().chain([last - 1, last + 1, last]) {
                     let mut prefix = action.as_bytes()[..end].to_vec();
                     prefix[end - 1] = b;
                     for exact in [false, true] {
