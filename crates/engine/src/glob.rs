@@ -105,13 +105,6 @@ pub fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str>
         .then(|| &s[prefix.len()..])
 }
 
-/// `s` without `suffix`, compared ignoring ASCII case; `None` when it does not end so.
-pub fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
-    let cut = s.len().checked_sub(suffix.len())?;
-    let tail = s.get(cut..)?;
-    tail.eq_ignore_ascii_case(suffix).then(|| &s[..cut])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
