@@ -648,20 +648,18 @@ impl<'a> Builder<'a> {
                 }
             }
             Kind::String => {
-                let value = self.reader.scalar()?;
-                match value {
-                    Scalar::String(s) if s == "*" => principals.star = true,
-                    Scalar::String(s) => {
-                        let span = self.since(start);
-                        self.problem(
-                            at,
-                            span,
-                            format!(
-                                "`{what}` must be `\"*\"` or an object, found the string `{s}`"
-                            ),
-                        );
-                    }
-                    _ => {}
+                let value = self.reader.peeked_string()?;
+                if value == "*" {
+                    principals.star = true;
+                } else {
+                    let span = self.since(start);
+                    self.problem(
+                        at,
+                        span,
+                        format!(
+                            "`{what}` must be `\"*\"` or an object, found the string `{value}`"
+                        ),
+                    );
                 }
             }
             _ => self.skip_as_problem(at, |kind| {
