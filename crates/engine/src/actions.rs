@@ -640,6 +640,20 @@ mod tests {
     }
 
     #[test]
+    fn the_prefix_table_holds_each_prefix_once_with_room_to_spare() {
+        let mut distinct: Vec<&[u8]> = KEY_ACTIONS_LOWER
+            .iter()
+            .flat_map(|name| (1..=name.len().min(HEAD_BYTES)).map(|n| &name.as_bytes()[..n]))
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let taken = PREFIXES.iter().filter(|&&entry| entry != 0).count();
+        assert_eq!(taken, distinct.len());
+        // Probes stay short only while the table is at most half full.
+        assert!(2 * taken <= SLOTS, "{taken} prefixes in {SLOTS} slots");
+    }
+
+    #[test]
     fn near_misses_find_what_a_plain_search_finds() {
         // Every prefix of every name with its last byte replaced by a neighbour (in ASCII,
         // in the alphabet, the zero of a head's padding, a high byte): the lookup by heads
